@@ -30,43 +30,49 @@ def sum_fuse_views(per_view: torch.Tensor) -> torch.Tensor:
 
 
 class FusionAccumulator:
-    """Accumulate views one at a time; :meth:`result` gives fused probabilities ``(C, ...)``.
+    """Accumulate views one at a time into a ``(C, N)`` buffer; :meth:`result` gives fused probabilities.
 
     Parameters
     ----------
+    n_views : int
+        Number of views.
+    shape : tuple
+        ``(C, N)`` of the fused result (N target points).
     weight, bias : torch.Tensor or None
         Fusion layer ``W (V, C)`` and ``b (C,)``; ``None`` for sum fusion.
-    n_views : int
-        Number of views expected.
+    device : torch.device or str
+        Where the buffer lives.
+
+    Examples
+    --------
+    >>> acc = FusionAccumulator(n_views=2, shape=(2, 1))
+    >>> acc.add(0, torch.tensor([[1.0], [0.0]])); acc.add(1, torch.tensor([[0.0], [1.0]]))
+    >>> acc.result().flatten().tolist()
+    [0.5, 0.5]
     """
 
-    def __init__(self, *, n_views: int, weight: torch.Tensor | None = None,
-                 bias: torch.Tensor | None = None) -> None:
+    def __init__(self, *, n_views: int, shape: tuple, weight: torch.Tensor | None = None,
+                 bias: torch.Tensor | None = None, device="cpu") -> None:
         if (weight is None) != (bias is None):
             raise ValueError("give both fusion weight and bias, or neither (sum fusion)")
-        if weight is not None and weight.shape[0] != n_views:
-            raise ValueError(f"fusion weight has {weight.shape[0]} views, expected n_views={n_views}")
+        if weight is not None and tuple(weight.shape) != (n_views, shape[0]):
+            raise ValueError(f"fusion weight has shape {tuple(weight.shape)}, expected ({n_views}, {shape[0]})")
         self.n_views = n_views
-        self.weight, self.bias = weight, bias
-        self._acc: torch.Tensor | None = None
-        self._added: set[int] = set()
+        self.weight = None if weight is None else weight.float().to(device)
+        self.bias = None if bias is None else bias.float().to(device).reshape(-1, 1)
+        self._acc = torch.zeros(shape, dtype=torch.float32, device=device)
 
-    def add(self, view_index: int, probabilities: torch.Tensor) -> None:
-        """Add view ``view_index``'s probabilities ``(C, ...)``."""
-        if view_index in self._added or not 0 <= view_index < self.n_views:
-            raise ValueError(f"view_index {view_index} invalid or already added (n_views={self.n_views})")
-        self._added.add(view_index)
-        p = probabilities.float()
+    def add(self, view_index: int, probabilities: torch.Tensor, *, at: slice = slice(None)) -> None:
+        """Add view ``view_index``'s probabilities ``(C, n)`` for the target points ``at``."""
+        if not 0 <= view_index < self.n_views:
+            raise ValueError(f"view_index must be in [0, {self.n_views}), got {view_index}")
+        p = probabilities.float().to(self._acc.device)
         if self.weight is not None:
-            w = self.weight[view_index].to(p.device).reshape((-1,) + (1,) * (p.ndim - 1))
-            p = p * w
-        self._acc = p.clone() if self._acc is None else self._acc.add_(p)
+            p = p * self.weight[view_index].reshape(-1, 1)
+        self._acc[:, at] += p
 
     def result(self) -> torch.Tensor:
-        """Fused probabilities ``(C, ...)`` (softmax for learned fusion, mean for sum fusion)."""
-        if len(self._added) != self.n_views:
-            raise ValueError(f"only {len(self._added)} of {self.n_views} views were added")
+        """Fused probabilities ``(C, N)``: softmax for learned fusion, the mean for sum fusion."""
         if self.weight is None:
             return self._acc / self.n_views
-        b = self.bias.to(self._acc.device).reshape((-1,) + (1,) * (self._acc.ndim - 1))
-        return torch.softmax(self._acc + b, dim=0)
+        return torch.softmax(self._acc + self.bias, dim=0)
