@@ -1,0 +1,318 @@
+"""InnerEarSegLogic against a real MRML scene (``slicer-core`` wheel), without the Slicer application.
+
+The segmentation process is replaced by a fake runner that behaves like ``innerear-seg segment
+--progress json`` (progress lines, then ``labels.nii.gz`` + ``report.json`` in the output folder); the
+test marked ``slow`` runs the real CLI on a small phantom.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel (pip install slicer-core)")
+import vtk  # noqa: E402  (after slicer: the wheel pins its vtk)
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "InnerEarSeg"))
+
+from InnerEarSegLib.labels import all_labels  # noqa: E402
+from InnerEarSegLib.progress import Cancelled, CancelToken  # noqa: E402
+from InnerEarSegLogic import InnerEarSegLogic, SegmentationFailed, SegmentationParameters  # noqa: E402
+from InnerEarSegMRML.geometry import orientedImageWorldPointsRas, volumeNodeToImage  # noqa: E402
+from InnerEarSegMRML.importer import ensureConverterRules, terminologyEntries  # noqa: E402
+from InnerEarSegLib.errors import InputError  # noqa: E402
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def rotation_xyz(degrees: tuple[float, float, float]) -> np.ndarray:
+    ax, ay, az = np.radians(degrees)
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def small_ct(size_xyz=(48, 40, 32), spacing_mm=(0.6, 0.5, 0.7), rotation_deg=(0.0, 0.0, 0.0)) -> sitk.Image:
+    """A CT-like image in HU (air, soft tissue, a bone slab), oblique when asked."""
+    z, y, x = np.mgrid[0:size_xyz[2], 0:size_xyz[1], 0:size_xyz[0]]
+    hu = np.full(x.shape, -1000, np.int16)
+    hu[(x - size_xyz[0] / 2) ** 2 + (y - size_xyz[1] / 2) ** 2 < (size_xyz[1] / 2.2) ** 2] = 40
+    hu[(np.abs(x - size_xyz[0] / 2) < 6) & (np.abs(y - size_xyz[1] / 2) < 8)] = 1400
+    image = sitk.GetImageFromArray(hu)
+    image.SetSpacing(spacing_mm)
+    image.SetOrigin((-12.0, 30.5, -40.25))
+    image.SetDirection(tuple(rotation_xyz(rotation_deg).ravel()))
+    return image
+
+
+def add_volume_node(scene, image: sitk.Image, name: str = "CT"):
+    """A scalar volume node holding `image` (LPS) the way Slicer loads it (RAS)."""
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    array = sitk.GetArrayFromImage(image)
+    data = vtk.vtkImageData()
+    data.SetDimensions(*image.GetSize())
+    data.AllocateScalars(vtk.VTK_SHORT if array.dtype == np.int16 else vtk.VTK_FLOAT, 1)
+    from vtk.util import numpy_support
+
+    numpy_support.vtk_to_numpy(data.GetPointData().GetScalars())[:] = array.ravel()
+    node.SetAndObserveImageData(data)
+    direction = LPS_TO_RAS @ np.asarray(image.GetDirection()).reshape(3, 3) @ np.diag(image.GetSpacing())
+    matrix = vtk.vtkMatrix4x4()
+    for r in range(3):
+        for c in range(3):
+            matrix.SetElement(r, c, direction[r, c])
+        matrix.SetElement(r, 3, (LPS_TO_RAS @ np.asarray(image.GetOrigin()))[r])
+    node.SetIJKToRASMatrix(matrix)
+    return node
+
+
+def fake_labels_for(ct: sitk.Image) -> sitk.Image:
+    """Two-ear labels on a 0.3 mm identity lattice near the CT centre: one cube per structure and ear."""
+    centre = np.asarray(ct.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2 for s in ct.GetSize()]))
+    labels = np.zeros((20, 24, 60), np.uint8)  # (z, y, x)
+    for info in all_labels():
+        x0 = (0 if info.side.value == "right" else 32) + 5 * (int(info.structure) - 1)
+        labels[4 + int(info.structure):12 + int(info.structure), 6:14, x0:x0 + 4] = info.value
+    image = sitk.GetImageFromArray(labels)
+    image.SetSpacing((0.3, 0.3, 0.3))
+    image.SetOrigin(tuple(centre - np.array([30, 12, 10]) * 0.3))
+    return image
+
+
+def scene_node_ids(scene) -> list[str]:
+    return [scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())]
+
+
+class FakeHandle:
+    """Behaves like the CLI: a few JSON progress lines, then the outputs (or an error, or nothing)."""
+
+    def __init__(self, args, *, fail: str | None = None, hang: bool = False, lines: int = 3):
+        self.args = list(args)
+        self.ct_path, self.out_dir = Path(args[4]), Path(args[6])
+        self.fail, self.hang = fail, hang
+        self.pending = [json.dumps({"stage": stage, "fraction": f, "message": stage, "elapsed_s": f})
+                        for stage, f in [("read", 0.05), ("locate", 0.2), ("predict", 0.6)][:lines]]
+        self.killed = False
+        self.code = None
+        self.labels = None
+
+    def readOutputLines(self):
+        if self.pending:
+            return [self.pending.pop(0)]
+        if self.code is None and not self.hang and not self.killed:
+            self._finish()
+        return []
+
+    def _finish(self):
+        if self.fail:
+            self.code = 1
+            return
+        ct = sitk.ReadImage(str(self.ct_path))
+        self.labels = fake_labels_for(ct)
+        self.out_dir.mkdir(parents=True)
+        sitk.WriteImage(self.labels, str(self.out_dir / "labels.nii.gz"))
+        report = {"case_id": "ct", "device": "cpu", "timings_s": {"total": 1.0},
+                  "model": {"name": "fake", "version": "0", "sha256": "0", "architecture": "unet3d"}, "ears": []}
+        (self.out_dir / "report.json").write_text(json.dumps(report))
+        self.code = 0
+
+    def returnCode(self):
+        return None if self.pending else self.code
+
+    def errorOutput(self):
+        return "Traceback ...\ninnerear-seg segment: error: " + self.fail if self.fail else ""
+
+    def kill(self):
+        self.killed = True
+        self.code = -9
+
+
+class FakeRunner:
+    def __init__(self, **handle_options):
+        self.handle_options = handle_options
+        self.handles: list[FakeHandle] = []
+
+    def start(self, args, *, env=None):
+        self.handles.append(FakeHandle(args, **self.handle_options))
+        self.env = env
+        return self.handles[-1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def converter_rules():
+    ensureConverterRules()
+
+
+@pytest.fixture
+def scene():
+    scene = slicer.vtkMRMLScene()
+    slicer.vtkMRMLSubjectHierarchyNode.ResolveSubjectHierarchy(scene)
+    return scene
+
+
+def make_logic(tmp_path, runner) -> InnerEarSegLogic:
+    logic = InnerEarSegLogic(processRunner=runner, pythonExecutable="python", temporaryRoot=tmp_path)
+    logic.pollIntervalS = 0.0
+    return logic
+
+
+# ---------------------------------------------------------------------------------------------- tests
+def test_a_volume_node_converts_to_the_same_lps_image_it_was_made_from(scene):
+    image = small_ct(rotation_deg=(10.0, -20.0, 35.0))
+    node = add_volume_node(scene, image)
+    back = volumeNodeToImage(node)
+    np.testing.assert_allclose(back.GetOrigin(), image.GetOrigin(), atol=1e-6)
+    np.testing.assert_allclose(back.GetSpacing(), image.GetSpacing(), atol=1e-6)
+    np.testing.assert_allclose(back.GetDirection(), image.GetDirection(), atol=1e-6)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), sitk.GetArrayFromImage(image))
+
+
+def test_a_ct_becomes_ten_named_segments_matching_the_label_map_voxel_for_voxel(scene, tmp_path):
+    runner = FakeRunner()
+    volume = add_volume_node(scene, small_ct(rotation_deg=(0.0, 0.0, 15.0)))
+    stages = []
+    seg = make_logic(tmp_path, runner).process(volume, progress=lambda s, f, m: stages.append(s))
+
+    assert stages[:3] == ["read", "locate", "predict"]
+    segmentation = seg.GetSegmentation()
+    names = [segmentation.GetSegment(sid).GetName() for sid in segmentation.GetSegmentIDs()]
+    assert names == [info.name for info in all_labels()]
+    labels = runner.handles[0].labels
+    for info in all_labels():
+        segment = segmentation.GetSegment(segmentation.GetSegmentIdBySegmentName(info.name))
+        np.testing.assert_allclose(segment.GetColor(), info.color_rgb, atol=1e-6)
+        expected_ras = expected_points_ras(labels, info.value)
+        actual_ras = orientedImageWorldPointsRas(segment.GetRepresentation("Binary labelmap"), segment.GetLabelValue())
+        assert len(actual_ras) == len(expected_ras) > 0
+        np.testing.assert_allclose(sorted_rows(actual_ras), sorted_rows(expected_ras), atol=1e-4)
+
+
+def expected_points_ras(labels: sitk.Image, value: int) -> np.ndarray:
+    kji = np.argwhere(sitk.GetArrayFromImage(labels) == value)
+    lps = [labels.TransformIndexToPhysicalPoint([int(v) for v in idx[::-1]]) for idx in kji]
+    return np.asarray(lps) @ LPS_TO_RAS
+
+
+def sorted_rows(points: np.ndarray) -> np.ndarray:
+    return points[np.lexsort(np.round(points, 3).T[::-1])]
+
+
+def test_segments_have_closed_surfaces_terminology_and_the_input_as_reference_geometry(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    seg = make_logic(tmp_path, FakeRunner()).process(volume)
+    segmentation = seg.GetSegmentation()
+    entries = terminologyEntries()
+    for info in all_labels():
+        segment_id = segmentation.GetSegmentIdBySegmentName(info.name)
+        surface = vtk.vtkPolyData()
+        assert seg.GetClosedSurfaceRepresentation(segment_id, surface)
+        assert surface.GetNumberOfPoints() > 0
+        segment = segmentation.GetSegment(segment_id)
+        assert segment.GetTerminology() == entries[info.value]
+        assert "99INNEREARSEG" in entries[info.value] and "SCT^123037004^Anatomical Structure" in entries[info.value]
+    reference = seg.GetSegmentation().GetConversionParameter("Reference image geometry")
+    assert reference  # set from the input volume
+    assert json.loads(seg.GetAttribute("InnerEarSeg.Report"))["device"] == "cpu"
+
+
+def test_the_segmentation_goes_into_the_study_of_the_input_volume(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    patient = sh.CreateSubjectItem(sh.GetSceneItemID(), "patient")
+    study = sh.CreateStudyItem(patient, "study")
+    sh.CreateItem(study, volume)  # what Slicer's DICOM import does (a bare scene makes no items itself)
+    seg = make_logic(tmp_path, FakeRunner()).process(volume)
+    assert sh.GetItemParent(sh.GetItemByDataNode(seg)) == study
+
+
+def test_model_nodes_are_made_only_when_asked(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    make_logic(tmp_path, FakeRunner()).process(volume)
+    assert scene.GetNodesByClass("vtkMRMLModelNode").GetNumberOfItems() == 0
+    make_logic(tmp_path, FakeRunner()).process(volume, createModels=True)
+    models = scene.GetNodesByClass("vtkMRMLModelNode")
+    names = sorted(models.GetItemAsObject(i).GetName() for i in range(models.GetNumberOfItems()))
+    assert names == sorted(info.name for info in all_labels())
+    assert all(models.GetItemAsObject(i).GetPolyData().GetNumberOfPoints() > 0 for i in range(models.GetNumberOfItems()))
+
+
+def test_an_existing_output_segmentation_is_reused_not_duplicated(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    output = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "mine")
+    output.GetSegmentation().AddEmptySegment("old", "old")
+    seg = make_logic(tmp_path, FakeRunner()).process(volume, output)
+    assert seg is output
+    assert seg.GetSegmentation().GetNumberOfSegments() == 10
+    assert scene.GetNodesByClass("vtkMRMLSegmentationNode").GetNumberOfItems() == 1
+
+
+def test_the_process_gets_the_json_progress_command_and_the_library_on_its_path(scene, tmp_path):
+    runner = FakeRunner()
+    volume = add_volume_node(scene, small_ct())
+    params = SegmentationParameters(gaussian=False, otsu=False, modelPath="/models/m.safetensors")
+    make_logic(tmp_path, runner).process(volume, device="cpu", parameters=params)
+    args = runner.handles[0].args
+    assert args[1:4] == ["-m", "InnerEarSegLib.cli.main", "segment"]
+    assert args[7:11] == ["--progress", "json", "--device", "cpu"]
+    assert {"--no-gaussian", "--no-otsu"} <= set(args) and "--model" in args
+    assert str(REPO) in runner.env["PYTHONPATH"].split(":")
+
+
+def test_cancel_mid_run_kills_the_process_and_leaves_the_scene_and_disk_unchanged(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    before = scene_node_ids(scene)
+    runner = FakeRunner(hang=True)
+    token = CancelToken()
+
+    def progress(stage, fraction, message):
+        if stage == "locate":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        make_logic(tmp_path, runner).process(volume, progress=progress, cancel=token)
+    assert runner.handles[0].killed
+    assert scene_node_ids(scene) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_process_surfaces_its_message_and_adds_no_node(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    before = scene_node_ids(scene)
+    with pytest.raises(SegmentationFailed, match="model file is corrupt"):
+        make_logic(tmp_path, FakeRunner(fail="model file is corrupt")).process(volume)
+    assert scene_node_ids(scene) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case, message", [
+    ("2d", "2-D"),
+    ("mr", "HU|CT"),
+    ("empty", "constant|empty|no voxels"),
+    ("no-voxels", "no voxels"),
+])
+def test_bad_input_raises_a_clear_error_before_any_node_or_file_is_made(scene, tmp_path, case, message):
+    if case == "2d":
+        volume = add_volume_node(scene, small_ct(size_xyz=(64, 64, 1)))
+    elif case == "mr":
+        mr = sitk.GetArrayFromImage(small_ct()).astype(np.float32) + 1000.0  # all positive, MR-like
+        image = sitk.GetImageFromArray((mr / 8).astype(np.int16))
+        image.CopyInformation(small_ct())
+        volume = add_volume_node(scene, image)
+    elif case == "empty":
+        image = sitk.Image(48, 40, 32, sitk.sitkInt16)
+        volume = add_volume_node(scene, image)
+    else:
+        volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "nothing")
+    before = scene_node_ids(scene)
+    runner = FakeRunner()
+    with pytest.raises(InputError, match=message):
+        make_logic(tmp_path, runner).process(volume)
+    assert scene_node_ids(scene) == before
+    assert runner.handles == [] and list(tmp_path.iterdir()) == []
