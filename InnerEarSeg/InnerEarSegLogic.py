@@ -33,6 +33,7 @@ from InnerEarSegLib.progress import Cancelled, ProgressCallback  # noqa: E402
 from InnerEarSegMRML.geometry import volumeNodeToImage  # noqa: E402
 from InnerEarSegMRML.importer import REPORT_ATTRIBUTE, importSegmentation  # noqa: E402, F401
 from InnerEarSegMRML.process import ProcessHandle, ProcessRunner, SubprocessRunner  # noqa: E402
+from InnerEarSegMRML.ratingsTable import updateRatingsTable  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -308,3 +309,7 @@ class InnerEarSegLogic:
     def importResult(self, inputVolume, outputDir: Path, outputSegmentation=None, *, createModels: bool = False):
         """Import an ``innerear-seg segment`` output folder as a segmentation of `inputVolume`."""
         return importSegmentation(inputVolume, Path(outputDir), outputSegmentation, createModels=createModels)
+
+    def updateRatingsTable(self, scene, records, tableNode=None):
+        """Put reader ratings (``RatingRecord``) into the scene's ratings table node; return the node."""
+        return updateRatingsTable(scene, records, tableNode)

@@ -316,3 +316,17 @@ def test_bad_input_raises_a_clear_error_before_any_node_or_file_is_made(scene, t
         make_logic(tmp_path, runner).process(volume)
     assert scene_node_ids(scene) == before
     assert runner.handles == [] and list(tmp_path.iterdir()) == []
+
+
+def test_ratings_go_into_one_table_node_and_read_back_unchanged(scene):
+    from InnerEarSegLib.review import RatingRecord
+    from InnerEarSegMRML.ratingsTable import recordsFromTableNode, updateRatingsTable
+
+    first = RatingRecord("case01", "left", likert=2, suggested_likert=2, auto_status={"superior": "missing"},
+                         reader_status={"superior": "missing"}, comment="canal, not seen", reader_id="JL",
+                         time_iso="2026-11-26T20:00:00+00:00", model_version="1.0", blinded=True)
+    table = updateRatingsTable(scene, [first])
+    second = RatingRecord("case01", "right", likert=1, reader_id="JL", time_iso="2026-11-26T20:01:00+00:00")
+    again = updateRatingsTable(scene, [second])
+    assert again is table and scene.GetNodesByClass("vtkMRMLTableNode").GetNumberOfItems() == 1
+    assert sorted(recordsFromTableNode(table), key=lambda r: r.side) == [first, second]
