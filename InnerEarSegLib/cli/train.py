@@ -1,0 +1,76 @@
+"""``innerear-seg train``: train the bundled U-Net on synthetic phantoms within a wall-clock budget."""
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _safetensors_path(text: str) -> str:
+    if not text.endswith(".safetensors"):
+        raise argparse.ArgumentTypeError(f"--out must end in .safetensors (the .json manifest goes next to it), "
+                                         f"got {text!r}")
+    return text
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train", help="train the 3-D U-Net on synthetic phantoms",
+        description="Train the per-structure 3-D U-Net on phantom ear boxes generated on the fly, stop after "
+                    "--minutes of wall clock, and write the best model (by validation Dice) as a model package.")
+    p.add_argument("--out", required=True, type=_safetensors_path, metavar="PATH.safetensors",
+                   help="model package to write (PATH.safetensors + PATH.json)")
+    p.add_argument("--minutes", type=_positive_float, default=55.0, metavar="MIN",
+                   help="wall-clock budget in minutes, data generation and final validation included (default 55)")
+    p.add_argument("--seed", type=int, default=0, help="run seed: training phantoms, crops, augmentation (default 0)")
+    p.add_argument("--base-channels", type=int, default=8, help="U-Net channels at full resolution (default 8)")
+    p.add_argument("--levels", type=int, default=4, help="U-Net resolution levels (default 4)")
+    p.add_argument("--batch-size", type=int, default=2, help="boxes per iteration (default 2)")
+    p.add_argument("--crop", type=int, default=64, metavar="VOX", help="training crop edge in voxels (default 64)")
+    p.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--n-validation", type=int, default=12, help="validation phantoms, seeds 90000.. (default 12)")
+    p.add_argument("--validate-every", type=_positive_float, default=5.0, metavar="MIN",
+                   help="minutes between validations (default 5)")
+    p.add_argument("--pool-size", type=int, default=96, help="phantom boxes kept in memory (default 96)")
+    p.add_argument("--workers", type=int, default=1, help="background phantom generators (default 1; 0 = none)")
+    p.add_argument("--cbct-fraction", type=float, default=0.35, help="share of cone-beam phantoms (default 0.35)")
+    p.add_argument("--pathology-rate", type=float, default=0.25, help="share of pathological ears (default 0.25)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--max-iterations", type=int, default=None, help="stop after this many iterations (smoke runs)")
+    p.add_argument("--name", default="innerear_unet3d_v1", help="model name in the manifest")
+    p.add_argument("--model-version", default="1.0.0", help="model version in the manifest")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import TrainConfig, train
+
+    logging.getLogger("InnerEarSegLib.train").setLevel(logging.INFO)
+    try:
+        config = TrainConfig(
+            minutes=args.minutes, seed=args.seed, base_channels=args.base_channels, levels=args.levels,
+            batch_size=args.batch_size, crop_vox=args.crop, learning_rate=args.lr, n_validation=args.n_validation,
+            validate_every_minutes=args.validate_every, pool_size=args.pool_size, pool_workers=args.workers,
+            cbct_fraction=args.cbct_fraction, pathology_rate=args.pathology_rate, threads=args.threads,
+            max_iterations=args.max_iterations, name=args.name, version=args.model_version)
+    except ValueError as exc:
+        print(f"innerear-seg train: error: {exc}", file=sys.stderr)
+        return 2
+    command = "innerear-seg " + shlex.join(sys.argv[1:]) if sys.argv and "train" in sys.argv else ""
+    result = train(args.out, config, command=command)
+    dice = result.validation_dice
+    print(f"wrote {result.path} (+ .json) after {result.time_s:.0f} s, {result.iterations} iterations")
+    print("validation Dice: " + ", ".join(f"{k} {v:.3f}" for k, v in dice.items()))
+    return 0

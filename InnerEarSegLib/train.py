@@ -1,0 +1,473 @@
+"""Training of the bundled U-Net on synthetic phantom ear boxes, within a wall-clock budget.
+
+Data: each sample is one ear box (CT in HU, labels 0-5) from a *sample source*, by default
+:class:`PhantomSource`, which calls :func:`InnerEarSegLib.phantom.generate_roi` with a side,
+protocol (MDCT or cone-beam) and pathologies drawn from the sample's seed. Seeds are split:
+evaluation 0-89999, validation 90000-90099, training >= 100000, so the evaluation set is never
+seen. Generated samples live in a pool that a background process keeps refreshing; each
+iteration draws random pool samples, crops them and adds intensity, gamma, noise and blur jitter.
+
+Loss: cross-entropy + soft Dice over the structure classes; Adam with a learning rate that decays
+with elapsed time. The best network by mean validation Dice (fixed validation seeds, whole
+boxes) is saved as a model package each time it improves, and at the end with the manifest
+recording the command, the per-epoch log, the time taken and the final validation Dice.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import logging
+import math
+import multiprocessing as mp
+import queue
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .box import BoxSpec
+from .labels import STRUCTURES, Side
+from .model.intensity import DEFAULT_NORMALISATION, normalise_hu
+from .model.package import ModelManifest, save_model_package
+from .model.unet3d import UNet3D, UNet3DParams
+from .postprocess import PostprocessOptions, postprocess
+
+log = logging.getLogger(__name__)
+
+TRAIN_SEED_START = 100_000
+VALIDATION_SEED_START = 90_000
+VALIDATION_SEED_STOP = 90_100
+CLASS_NAMES = ("background",) + tuple(s.key for s in STRUCTURES)
+
+
+class SampleSource(Protocol):
+    """Makes one training sample from a seed: ``(hu_zyx float32, labels_zyx uint8 0-5)`` on the box grid."""
+
+    def __call__(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        ...
+
+
+@dataclass(frozen=True)
+class PhantomSource:
+    """Phantom ear boxes from :func:`InnerEarSegLib.phantom.generate_roi`; side/protocol/pathology from the seed."""
+
+    spec: BoxSpec = field(default_factory=BoxSpec)
+    cbct_fraction: float = 0.35
+    pathology_rate: float = 0.25
+
+    def choices(self, seed: int) -> dict:
+        rng = np.random.default_rng([seed, 7])
+        side = Side.LEFT if rng.random() < 0.5 else Side.RIGHT
+        protocol = "cbct" if rng.random() < self.cbct_fraction else "mdct"
+        pathologies: tuple[str, ...] = ()
+        available = _available_pathologies()
+        if available and rng.random() < self.pathology_rate:
+            pathologies = (str(rng.choice(available)),)
+        return {"side": side, "protocol": protocol, "pathologies": pathologies}
+
+    def __call__(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        import SimpleITK as sitk
+
+        from .phantom import generate_roi
+
+        c = self.choices(seed)
+        ct, labels, _ = generate_roi(seed, c["side"], spec=self.spec, protocol=c["protocol"],
+                                     pathologies=c["pathologies"])
+        return (sitk.GetArrayFromImage(ct).astype(np.float32),
+                sitk.GetArrayFromImage(labels).astype(np.uint8))
+
+
+def _available_pathologies() -> tuple[str, ...]:
+    try:
+        from . import phantom
+    except ImportError:
+        return ()
+    names = getattr(phantom, "PATHOLOGIES", ())
+    return tuple(sorted(names)) if names else ()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of :func:`train` (all sizes in voxels of the box grid, times in minutes)."""
+
+    minutes: float = 55.0
+    seed: int = 0
+    base_channels: int = 8
+    levels: int = 4
+    norm: str = "instance"
+    batch_size: int = 2
+    crop_vox: int = 64
+    learning_rate: float = 2e-3
+    n_validation: int = 12
+    validate_every_minutes: float = 5.0
+    pool_size: int = 96
+    pool_workers: int = 1
+    pool_refresh: bool = True
+    cbct_fraction: float = 0.35
+    pathology_rate: float = 0.25
+    max_iterations: int | None = None
+    threads: int = 2
+    box_size_vox: int = 96
+    spacing_mm: float = 0.3
+    name: str = "innerear_unet3d_v1"
+    version: str = "1.0.0"
+
+    def __post_init__(self) -> None:
+        if not self.minutes > 0:
+            raise ValueError(f"minutes must be > 0, got {self.minutes!r}")
+        factor = 2 ** (self.levels - 1)
+        if self.crop_vox % factor or self.box_size_vox % factor or self.crop_vox > self.box_size_vox:
+            raise ValueError(f"crop_vox ({self.crop_vox}) and box_size_vox ({self.box_size_vox}) must be divisible "
+                             f"by {factor} (2**(levels-1)) and crop_vox <= box_size_vox")
+        if not 1 <= self.n_validation <= VALIDATION_SEED_STOP - VALIDATION_SEED_START:
+            raise ValueError(f"n_validation must be in 1..100, got {self.n_validation}")
+        if self.pool_size < self.batch_size:
+            raise ValueError(f"pool_size ({self.pool_size}) must be >= batch_size ({self.batch_size})")
+
+    @property
+    def spec(self) -> BoxSpec:
+        return BoxSpec(size_vox=self.box_size_vox, spacing_mm=self.spacing_mm)
+
+    @property
+    def validation_seeds(self) -> list[int]:
+        return list(range(VALIDATION_SEED_START, VALIDATION_SEED_START + self.n_validation))
+
+    def training_seed(self, k: int) -> int:
+        """The k-th training phantom seed of this run (disjoint from validation and evaluation)."""
+        return TRAIN_SEED_START + self.seed * 10_000_000 + k
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` did: the written manifest, iterations, seconds and validation Dice per structure."""
+
+    manifest: ModelManifest
+    iterations: int
+    time_s: float
+    validation_dice: dict
+    path: Path
+
+
+# ----------------------------------------------------------------------------- data
+
+def _worker_loop(source: SampleSource, seeds: list[int], out: "mp.Queue", stop: "mp.Event") -> None:
+    """Background process: generate samples for `seeds` (in order, cycling) until told to stop."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    torch.set_num_threads(1)
+    i = 0
+    while not stop.is_set():
+        seed = seeds[i % len(seeds)]
+        i += 1
+        hu, labels = source(seed)
+        while not stop.is_set():
+            try:
+                out.put((seed, hu.astype(np.int16), labels), timeout=1.0)
+                break
+            except queue.Full:
+                continue
+
+
+class SamplePool:
+    """Samples kept in memory (HU as int16); a background process replaces random entries with new phantoms."""
+
+    def __init__(self, source: SampleSource, seeds: Iterator[int], *, size: int, workers: int, refresh: bool) -> None:
+        self.source = source
+        self._seeds = seeds
+        self.items: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.generated = 0
+        self._procs: list = []
+        self._queue = None
+        self._stop = None
+        self._size = size
+        self._workers = workers if refresh else 0
+
+    def fill(self, *, deadline: float) -> None:
+        """Generate the initial pool in-process (stops early at `deadline`, keeping at least one batch)."""
+        while len(self.items) < self._size and (time.monotonic() < deadline or len(self.items) < 2):
+            seed = next(self._seeds)
+            hu, labels = self.source(seed)
+            self.items.append((seed, hu.astype(np.int16), labels))
+            self.generated += 1
+
+    def start_workers(self) -> None:
+        if self._workers <= 0:
+            return
+        ctx = mp.get_context("spawn")
+        self._queue = ctx.Queue(maxsize=4)
+        self._stop = ctx.Event()
+        for _ in range(self._workers):
+            seeds = [next(self._seeds) for _ in range(20_000)]
+            proc = ctx.Process(target=_worker_loop, args=(self.source, seeds, self._queue, self._stop),
+                               daemon=True)
+            proc.start()
+            self._procs.append(proc)
+
+    def refresh(self, rng: np.random.Generator) -> None:
+        """Swap in whatever the workers produced since the last call."""
+        if self._queue is None:
+            return
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if len(self.items) < self._size:
+                self.items.append(item)
+            else:
+                self.items[int(rng.integers(len(self.items)))] = item
+            self.generated += 1
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        for proc in self._procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+        self._procs = []
+
+
+def augment_hu(hu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Intensity jitter on a HU array: scale/shift, gamma, Gaussian noise and an occasional blur."""
+    from scipy import ndimage
+
+    x = hu.astype(np.float32) * rng.uniform(0.85, 1.15) + rng.uniform(-120.0, 120.0)
+    if rng.random() < 0.5:
+        lo, hi = -1000.0, 3000.0
+        t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+        x = lo + (hi - lo) * t ** rng.uniform(0.7, 1.4)
+    if rng.random() < 0.3:
+        x = ndimage.gaussian_filter(x, sigma=rng.uniform(0.3, 0.9))
+    if rng.random() < 0.5:
+        x = x + rng.normal(0.0, rng.uniform(10.0, 80.0), x.shape).astype(np.float32)
+    return x
+
+
+def _batch(pool: SamplePool, config: TrainConfig, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    images, targets = [], []
+    n, c = config.box_size_vox, config.crop_vox
+    for _ in range(config.batch_size):
+        _, hu, labels = pool.items[int(rng.integers(len(pool.items)))]
+        z, y, x = (int(rng.integers(0, n - c + 1)) for _ in range(3))
+        sl = (slice(z, z + c), slice(y, y + c), slice(x, x + c))
+        images.append(normalise_hu(augment_hu(hu[sl], rng), DEFAULT_NORMALISATION))
+        targets.append(labels[sl].astype(np.int64))
+    return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(targets))
+
+
+# ----------------------------------------------------------------------------- loss and metrics
+
+def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy + (1 - soft Dice averaged over the foreground classes present in the batch or predicted)."""
+    ce = F.cross_entropy(logits, target)
+    probs = torch.softmax(logits, dim=1)[:, 1:]
+    onehot = F.one_hot(target, logits.shape[1]).permute(0, 4, 1, 2, 3)[:, 1:].float()
+    dims = (0, 2, 3, 4)
+    inter = (probs * onehot).sum(dims)
+    denom = probs.sum(dims) + onehot.sum(dims)
+    dice = (2 * inter + 1.0) / (denom + 1.0)
+    return ce + (1.0 - dice.mean())
+
+
+def dice_per_structure(pred: np.ndarray, truth: np.ndarray, n_classes: int = 6) -> dict[str, float]:
+    """Dice per structure key (NaN where the structure is absent in both) and for the whole labyrinth."""
+    out = {}
+    for value in range(1, n_classes):
+        p, t = pred == value, truth == value
+        denom = p.sum() + t.sum()
+        out[CLASS_NAMES[value]] = float(2 * (p & t).sum() / denom) if denom else float("nan")
+    p, t = pred > 0, truth > 0
+    denom = p.sum() + t.sum()
+    out["labyrinth"] = float(2 * (p & t).sum() / denom) if denom else float("nan")
+    return out
+
+
+def _mean_dicts(dicts: list[dict]) -> dict[str, float]:
+    keys = dicts[0].keys()
+    return {k: round(float(np.nanmean([d[k] for d in dicts])), 4) for k in keys}
+
+
+def _predict_probs(net: UNet3D, hu: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(normalise_hu(hu, DEFAULT_NORMALISATION))[None, None]
+    with torch.inference_mode():
+        return torch.softmax(net(x), dim=1)[0].numpy()
+
+
+def validate(net: UNet3D, samples: list[tuple[np.ndarray, np.ndarray]], *, spacing_mm: float,
+             postprocessing: dict[str, PostprocessOptions] | None = None) -> dict[str, dict[str, float]]:
+    """Mean Dice per structure on validation samples, for the raw argmax and each post-processing variant."""
+    was_training = net.training
+    net.eval()
+    results: dict[str, list] = {"argmax": []}
+    for name in postprocessing or {}:
+        results[name] = []
+    for hu, truth in samples:
+        probs = _predict_probs(net, hu.astype(np.float32))
+        results["argmax"].append(dice_per_structure(np.argmax(probs, axis=0), truth, probs.shape[0]))
+        for name, options in (postprocessing or {}).items():
+            labels = postprocess(probs, options=options, spacing_mm=spacing_mm)
+            results[name].append(dice_per_structure(labels, truth, probs.shape[0]))
+    net.train(was_training)
+    return {name: _mean_dicts(values) for name, values in results.items()}
+
+
+def _structure_mean(dice: dict[str, float]) -> float:
+    return float(np.nanmean([dice[s.key] for s in STRUCTURES]))
+
+
+# ----------------------------------------------------------------------------- training loop
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _manifest(config: TrainConfig, params: UNet3DParams, training: dict, accuracy: dict) -> ModelManifest:
+    return ModelManifest(
+        name=config.name, version=config.version, architecture="unet3d", architecture_params=params.to_dict(),
+        labels=dict(enumerate(CLASS_NAMES[: params.n_classes])), spacing_mm=config.spacing_mm,
+        box_size_vox=config.box_size_vox, normalisation=dict(DEFAULT_NORMALISATION), training=training,
+        accuracy=accuracy)
+
+
+def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | None = None, command: str = "",
+          clock: Callable[[], float] = time.monotonic) -> TrainResult:
+    """Train the U-Net for ``config.minutes`` of wall clock and write the best model package to `out_path`.
+
+    Parameters
+    ----------
+    out_path : path-like
+        ``.safetensors`` file of the package (its ``.json`` manifest goes next to it). Rewritten each
+        time the validation Dice improves, so an interrupted run still leaves a usable model.
+    config : TrainConfig
+    source : SampleSource, optional
+        Sample generator; default :class:`PhantomSource` with the config's protocol/pathology rates.
+    command : str
+        The command line, recorded in the manifest.
+    """
+    out_path = Path(out_path)
+    start = clock()
+    deadline = start + 60.0 * config.minutes
+    source = source or PhantomSource(config.spec, config.cbct_fraction, config.pathology_rate)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    params = UNet3DParams(n_classes=len(CLASS_NAMES), base_channels=config.base_channels, levels=config.levels,
+                          norm=config.norm)
+    with _torch_threads(config.threads):
+        log.info("generating %d validation samples (seeds %d-%d)", config.n_validation,
+                 config.validation_seeds[0], config.validation_seeds[-1])
+        val_samples = [source(s) for s in config.validation_seeds]
+        seeds = (config.training_seed(k) for k in range(10**9))
+        pool = SamplePool(source, seeds, size=config.pool_size, workers=config.pool_workers,
+                          refresh=config.pool_refresh)
+        pool.fill(deadline=start + 0.25 * 60.0 * config.minutes)
+        log.info("pool of %d samples ready after %.0f s", len(pool.items), clock() - start)
+        pool.start_workers()
+        try:
+            state = _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command)
+        finally:
+            pool.stop()
+        net = UNet3D(params)
+        net.load_state_dict(state["best_state"])
+        final = validate(net, val_samples, spacing_mm=config.spacing_mm, postprocessing={
+            "paper_postprocess": PostprocessOptions(),
+            "no_gaussian_postprocess": PostprocessOptions(gaussian=False)})
+    elapsed = clock() - start
+    training = _training_record(config, state, pool, elapsed, command)
+    accuracy = {
+        "validation_seeds": [config.validation_seeds[0], config.validation_seeds[-1]],
+        "validation_dice": final["argmax"],
+        "validation_dice_paper_postprocess": final["paper_postprocess"],
+        "validation_dice_no_gaussian_postprocess": final["no_gaussian_postprocess"],
+        "measured_on": f"{config.n_validation} synthetic phantom ear boxes (validation seeds), whole 96^3 boxes",
+        "note": "synthetic phantoms only; not a clinical accuracy",
+    }
+    manifest = save_model_package(out_path, state["best_state"], _manifest(config, params, training, accuracy))
+    log.info("done in %.0f s, %d iterations; validation Dice %s", elapsed, state["iteration"], final["argmax"])
+    return TrainResult(manifest, state["iteration"], elapsed, final["argmax"], out_path)
+
+
+def _training_record(config: TrainConfig, state: dict, pool: SamplePool, elapsed: float, command: str) -> dict:
+    return {
+        "command": command,
+        "data": ("synthetic phantom ear boxes from InnerEarSegLib.phantom.generate_roi (left and right ears, "
+                 f"MDCT and cone-beam CT with cbct fraction {config.cbct_fraction}, pathologies at rate "
+                 f"{config.pathology_rate}); training seeds from {config.training_seed(0)}, validation seeds "
+                 f"{config.validation_seeds[0]}-{config.validation_seeds[-1]}; seeds 0-89999 never used"),
+        "config": dataclasses.asdict(config),
+        "iterations": state["iteration"],
+        "samples_seen": state["iteration"] * config.batch_size,
+        "phantoms_generated": pool.generated,
+        "time_s": round(elapsed, 1),
+        "best_iteration": state["best_iteration"],
+        "epochs": state["epochs"],
+        "torch": torch.__version__,
+        "threads": config.threads,
+    }
+
+
+def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command) -> dict:
+    net = UNet3D(params)
+    net.train()
+    optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    state = {"iteration": 0, "best": -1.0, "best_state": copy.deepcopy(net.state_dict()), "best_iteration": 0,
+             "epochs": []}
+    loop_start = clock()
+    next_validation = loop_start + 60.0 * config.validate_every_minutes
+    reserve = 0.0  # seconds kept for the final validation (measured by the first one)
+    losses: list[float] = []
+    while True:
+        now = clock()
+        done = config.max_iterations is not None and state["iteration"] >= config.max_iterations
+        if done or now >= deadline - reserve or now >= next_validation:
+            t0 = clock()
+            scores = validate(net, val_samples, spacing_mm=config.spacing_mm)["argmax"]
+            reserve = max(reserve, 3.0 * (clock() - t0) + 10.0)
+            _record_epoch(state, net, scores, losses, clock() - start, config, params, out_path, command)
+            losses = []
+            next_validation = clock() + 60.0 * config.validate_every_minutes
+            if done or clock() >= deadline - reserve:
+                return state
+        pool.refresh(rng)
+        fraction = min(1.0, (clock() - loop_start) / max(1.0, deadline - reserve - loop_start))
+        for group in optimiser.param_groups:
+            group["lr"] = config.learning_rate * (1.0 - fraction) ** 0.9 + 1e-5
+        images, targets = _batch(pool, config, rng)
+        loss = dice_ce_loss(net(images), targets)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        state["iteration"] += 1
+        if not math.isfinite(losses[-1]):
+            raise FloatingPointError(f"training loss became {losses[-1]} at iteration {state['iteration']}")
+
+
+def _record_epoch(state, net, scores, losses, elapsed, config, params, out_path, command) -> None:
+    mean = _structure_mean(scores)
+    epoch = {"epoch": len(state["epochs"]) + 1, "iteration": state["iteration"], "elapsed_s": round(elapsed, 1),
+             "train_loss": round(float(np.mean(losses)), 4) if losses else None,
+             "val_mean_dice": round(mean, 4), "val_dice": scores}
+    state["epochs"].append(epoch)
+    log.info("epoch %d: iteration %d, %.0f s, loss %s, validation mean Dice %.3f %s", epoch["epoch"],
+             epoch["iteration"], elapsed, epoch["train_loss"], mean, scores)
+    if mean > state["best"]:
+        state["best"] = mean
+        state["best_state"] = copy.deepcopy(net.state_dict())
+        state["best_iteration"] = state["iteration"]
+        provisional = {"command": command, "status": "provisional checkpoint of a run in progress",
+                       "iterations": state["iteration"], "elapsed_s": round(elapsed, 1), "epochs": state["epochs"]}
+        save_model_package(out_path, state["best_state"],
+                           _manifest(config, params, provisional, {"validation_dice": scores}))

@@ -1,0 +1,62 @@
+"""Training: a short smoke run on tiny synthetic boxes writes a loadable, honest model package."""
+import numpy as np
+import pytest
+
+from InnerEarSegLib.model.package import load_model_package
+from InnerEarSegLib.model.predictor import build_predictor
+from InnerEarSegLib.train import (TRAIN_SEED_START, VALIDATION_SEED_START, TrainConfig, augment_hu, dice_per_structure,
+                                  train)
+
+SIZE = 16
+
+
+def tiny_source(seed):
+    """Five cubes of fluid (0 HU) in bone (2000 HU), jittered by the seed; labels 1-5."""
+    rng = np.random.default_rng(seed)
+    hu = np.full((SIZE,) * 3, 2000.0, np.float32) + rng.normal(0, 30, (SIZE,) * 3).astype(np.float32)
+    labels = np.zeros((SIZE,) * 3, np.uint8)
+    for value, (z, y, x) in enumerate([(3, 3, 3), (3, 10, 10), (10, 3, 10), (10, 10, 3), (8, 8, 8)], start=1):
+        dz = int(rng.integers(-1, 2))
+        labels[z + dz:z + dz + 3, y:y + 3, x:x + 3] = value
+    hu[labels > 0] = 0.0
+    return hu, labels
+
+
+def test_two_iteration_smoke_run_writes_a_package_with_provenance(tmp_path):
+    config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=2, crop_vox=8, n_validation=2,
+                         pool_size=4, pool_workers=0, max_iterations=2, threads=1, box_size_vox=SIZE, spacing_mm=0.5)
+    out = tmp_path / "tiny.safetensors"
+    result = train(out, config, source=tiny_source, command="innerear-seg train --out tiny.safetensors")
+    assert result.iterations == 2
+    loaded = load_model_package(out)
+    m = loaded.manifest
+    assert m.architecture == "unet3d" and m.box_size_vox == SIZE and m.spacing_mm == 0.5
+    assert m.labels[0] == "background" and m.labels[5] == "posterior"
+    assert m.training["command"] == "innerear-seg train --out tiny.safetensors"
+    assert m.training["iterations"] == 2 and m.training["epochs"][-1]["iteration"] == 2
+    assert set(m.accuracy["validation_dice"]) >= {"cochlea", "posterior", "labyrinth"}
+    assert build_predictor(loaded, "cpu").n_classes == 6
+
+
+def test_training_validation_and_evaluation_seeds_never_overlap():
+    config = TrainConfig(n_validation=100)
+    assert max(config.validation_seeds) < TRAIN_SEED_START <= config.training_seed(0)
+    assert min(config.validation_seeds) == VALIDATION_SEED_START >= 90_000  # 0-89999: evaluation only
+
+
+def test_dice_is_one_for_identical_labels_and_nan_for_absent_structures():
+    labels = np.zeros((4, 4, 4), np.uint8)
+    labels[:2] = 1
+    dice = dice_per_structure(labels, labels)
+    assert dice["cochlea"] == 1.0 and dice["labyrinth"] == 1.0 and np.isnan(dice["posterior"])
+
+
+def test_augmentation_changes_intensities_but_keeps_the_shape():
+    hu = np.zeros((8, 8, 8), np.float32)
+    out = augment_hu(hu, np.random.default_rng(3))
+    assert out.shape == hu.shape and out.dtype == np.float32
+
+
+def test_bad_crop_sizes_are_refused_with_the_rule():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        TrainConfig(crop_vox=60)
