@@ -21,8 +21,8 @@ import torch
 from ..box import EarBox
 from ..errors import ModelError
 from .fusion import FusionAccumulator
-from .sampling import (IntensityScaling, PlaneGrid, VolumeGeometry, fit_intensity_scaling, nearest_plane_indices,
-                       plane_grid, sample_planes)
+from .sampling import (IntensityScaling, PlaneGrid, VolumeGeometry, fit_intensity_scaling, nearest_offset_indices,
+                       nearest_plane_indices, plane_grid, sample_planes)
 from .unet2d import MPUNet2D, count_parameters, load_state
 from .views import view_basis_lps
 
@@ -162,12 +162,12 @@ class MPUNetPredictor:
         return acc.result().numpy().astype(np.float32)
 
     def _needed_planes(self, chunks, centre_lps_mm, basis) -> np.ndarray:
-        needed = set()
+        used = torch.zeros(len(self.grid.offsets_mm), dtype=torch.bool, device=self.device)
         for points in chunks:
-            _, _, ip, inside = nearest_plane_indices(points.to(self.device), centre_lps_mm=centre_lps_mm,
-                                                     basis_lps=basis, grid=self.grid)
-            needed.update(torch.unique(ip[inside]).cpu().tolist())
-        return np.asarray(sorted(needed), dtype=np.int64)
+            ip = nearest_offset_indices(points.to(self.device), centre_lps_mm=centre_lps_mm, basis_lps=basis,
+                                        grid=self.grid)
+            used |= torch.bincount(ip, minlength=len(used)) > 0
+        return torch.nonzero(used).flatten().cpu().numpy()
 
     @torch.no_grad()
     def _run_planes(self, volume, geom, scaling, centre_lps_mm, basis, needed, timer, cancel) -> torch.Tensor:
@@ -186,24 +186,26 @@ class MPUNetPredictor:
 
 
 class _Timer:
-    """Logs the expected duration after the first batch (CPU: as a warning, since it may take minutes)."""
+    """Logs the expected duration once a batch has been timed (the first batch warms the kernels up, so
+    the second one is timed when there is one). On the CPU it is a warning: it may take minutes."""
 
     def __init__(self, n_slices: int, predictor: MPUNetPredictor, progress) -> None:
         self.n_slices, self.done_slices, self.predictor, self.progress = n_slices, 0, predictor, progress
-        self.reported = False
+        self.batches, self.reported = 0, False
 
     def done(self, n: int, seconds: float) -> None:
         self.done_slices += n
-        if not self.reported:
+        self.batches += 1
+        if not self.reported and (self.batches >= 2 or self.done_slices >= self.n_slices):
             self.reported = True
-            eta = seconds / n * (self.n_slices - n)
+            eta = seconds / n * (self.n_slices - self.done_slices)
             p = self.predictor
             msg = (f"mpunet on {p.device.type.upper()}: {self.n_slices} slices of {p.params.dim}x{p.params.dim} "
                    f"through a {count_parameters(p.net) / 1e6:.1f} M-parameter 2-D U-Net; "
-                   f"expected about {_human(eta)} more (measured {seconds / n:.2f} s per slice)")
+                   f"expected about {_human(eta)} more (measured {seconds / n:.3f} s per slice)")
             (log.warning if p.device.type == "cpu" and eta > 30 else log.info)(msg)
             if self.progress is not None:
-                self.progress("predict", 0.0, msg)
+                self.progress("predict", self.done_slices / self.n_slices, msg)
         elif self.progress is not None:
             self.progress("predict", self.done_slices / self.n_slices,
                           f"mpunet slice {self.done_slices}/{self.n_slices}")

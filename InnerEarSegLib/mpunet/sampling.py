@@ -152,21 +152,35 @@ def sample_planes(volume_zyx: torch.Tensor, geometry: VolumeGeometry, *, centre_
     if volume_zyx.ndim != 3 or min(volume_zyx.shape) < 2:
         raise ValueError(f"volume must be 3-D with at least 2 voxels per axis, got {tuple(volume_zyx.shape)}")
     dev = volume_zyx.device
-    g = torch.as_tensor(grid.g_mm, dtype=torch.float64, device=dev)
-    c = torch.as_tensor(grid.offsets_mm[np.asarray(plane_indices, dtype=np.int64)], dtype=torch.float64,
+    g = torch.as_tensor(grid.g_mm, dtype=torch.float32, device=dev)
+    c = torch.as_tensor(grid.offsets_mm[np.asarray(plane_indices, dtype=np.int64)], dtype=torch.float32,
                         device=dev)
     inv = np.linalg.inv(geometry.matrix)
     # index = inv(M) @ (centre - origin) + inv(M) @ B @ (a, b, c)
-    t = torch.as_tensor(inv @ (np.asarray(centre_lps_mm, float) - geometry.origin_lps_mm), device=dev)
-    m = torch.as_tensor(inv @ basis_lps, device=dev)  # columns: index step per mm along u, v, n
+    t = torch.as_tensor(inv @ (np.asarray(centre_lps_mm, float) - geometry.origin_lps_mm), dtype=torch.float32,
+                        device=dev)
+    m = torch.as_tensor(inv @ basis_lps, dtype=torch.float32, device=dev)  # index step per mm along u, v, n
     idx = (t + g[None, :, None, None] * m[:, 0] + g[None, None, :, None] * m[:, 1]
            + c[:, None, None, None] * m[:, 2])  # (P, dim, dim, 3) as (x, y, z)
-    size = torch.as_tensor(geometry.size_xyz, dtype=torch.float64, device=dev)
-    inside = ((idx >= 0) & (idx <= size - 1)).all(dim=-1)
+    size = torch.as_tensor(geometry.size_xyz, dtype=torch.float32, device=dev)
+    eps = 1e-4  # float32 rounding at the hull of voxel centres
+    inside = ((idx >= -eps) & (idx <= size - 1 + eps)).all(dim=-1)
     norm = (2 * idx / (size - 1) - 1).to(volume_zyx.dtype)
     out = F.grid_sample(volume_zyx[None, None], norm[None], mode="bilinear", padding_mode="border",
                         align_corners=True)[0, 0]
     return torch.where(inside, out, torch.as_tensor(bg_value, dtype=out.dtype, device=dev))
+
+
+def nearest_offset_indices(points_lps_mm: torch.Tensor, *, centre_lps_mm, basis_lps: np.ndarray,
+                           grid: PlaneGrid) -> torch.Tensor:
+    """Indices of the planes (along n only) that the (N, 3) world points map to; points beyond the
+    first/last plane are dropped. A cheap superset of the planes :func:`nearest_plane_indices` uses."""
+    dev = points_lps_mm.device
+    n_axis = torch.as_tensor(np.linalg.inv(basis_lps)[2], dtype=torch.float64, device=dev)
+    c = (points_lps_mm.to(torch.float64) - torch.as_tensor(np.asarray(centre_lps_mm, float), device=dev)) @ n_axis
+    lo, hi, n = float(grid.offsets_mm[0]), float(grid.offsets_mm[-1]), len(grid.offsets_mm)
+    c = c[(c >= lo) & (c <= hi)]
+    return torch.ceil((c - lo) / ((hi - lo) / (n - 1)) - 0.5).clamp(0, n - 1).to(torch.int64)
 
 
 def nearest_plane_indices(points_lps_mm: torch.Tensor, *, centre_lps_mm, basis_lps: np.ndarray,

@@ -116,3 +116,14 @@ def helpers():
 
     return SimpleNamespace(write_project=write_project, write_keras_h5=write_keras_h5,
                            random_unet_layers=random_unet_layers)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests share a small machine: one intra-op thread avoids oversubscription; restored afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
