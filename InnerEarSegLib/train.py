@@ -106,6 +106,7 @@ class TrainConfig:
     n_validation: int = 12
     validate_every_minutes: float = 5.0
     pool_size: int = 96
+    pool_fill_minutes: float = 4.0
     pool_workers: int = 1
     pool_refresh: bool = True
     cbct_fraction: float = 0.35
@@ -372,7 +373,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
         seeds = (config.training_seed(k) for k in range(10**9))
         pool = SamplePool(source, seeds, size=config.pool_size, workers=config.pool_workers,
                           refresh=config.pool_refresh)
-        pool.fill(deadline=start + 0.25 * 60.0 * config.minutes)
+        pool.fill(deadline=clock() + 60.0 * min(config.pool_fill_minutes, 0.25 * config.minutes))
         log.info("pool of %d samples ready after %.0f s", len(pool.items), clock() - start)
         pool.start_workers()
         try:

@@ -43,6 +43,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--validate-every", type=_positive_float, default=5.0, metavar="MIN",
                    help="minutes between validations (default 5)")
     p.add_argument("--pool-size", type=int, default=96, help="phantom boxes kept in memory (default 96)")
+    p.add_argument("--pool-fill-minutes", type=_positive_float, default=4.0, metavar="MIN",
+                   help="at most this long generating the initial pool before training starts (default 4)")
     p.add_argument("--workers", type=int, default=1, help="background phantom generators (default 1; 0 = none)")
     p.add_argument("--cbct-fraction", type=float, default=0.35, help="share of cone-beam phantoms (default 0.35)")
     p.add_argument("--pathology-rate", type=float, default=0.25, help="share of pathological ears (default 0.25)")
@@ -54,6 +56,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _train_arguments(argv: list[str]) -> list[str]:
+    """The arguments after ``train`` (``innerear-seg train ...``) or all of them (``python -m ...cli.train``)."""
+    return argv[argv.index("train") + 1:] if "train" in argv else argv[1:]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..train import TrainConfig, train
 
@@ -62,15 +69,31 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(
             minutes=args.minutes, seed=args.seed, base_channels=args.base_channels, levels=args.levels,
             batch_size=args.batch_size, crop_vox=args.crop, learning_rate=args.lr, n_validation=args.n_validation,
-            validate_every_minutes=args.validate_every, pool_size=args.pool_size, pool_workers=args.workers,
+            validate_every_minutes=args.validate_every, pool_size=args.pool_size,
+            pool_fill_minutes=args.pool_fill_minutes,
+            pool_workers=args.workers,
             cbct_fraction=args.cbct_fraction, pathology_rate=args.pathology_rate, threads=args.threads,
             max_iterations=args.max_iterations, name=args.name, version=args.model_version)
     except ValueError as exc:
         print(f"innerear-seg train: error: {exc}", file=sys.stderr)
         return 2
-    command = "innerear-seg " + shlex.join(sys.argv[1:]) if sys.argv and "train" in sys.argv else ""
+    command = "innerear-seg train " + shlex.join(_train_arguments(sys.argv))
     result = train(args.out, config, command=command)
     dice = result.validation_dice
     print(f"wrote {result.path} (+ .json) after {result.time_s:.0f} s, {result.iterations} iterations")
     print("validation Dice: " + ", ".join(f"{k} {v:.3f}" for k, v in dice.items()))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``train`` on its own: ``python -m InnerEarSegLib.cli.train --out ...`` (same options)."""
+    parser = argparse.ArgumentParser(prog="innerear-seg")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

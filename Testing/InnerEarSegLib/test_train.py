@@ -60,3 +60,11 @@ def test_augmentation_changes_intensities_but_keeps_the_shape():
 def test_bad_crop_sizes_are_refused_with_the_rule():
     with pytest.raises(ValueError, match="divisible by 8"):
         TrainConfig(crop_vox=60)
+
+
+def test_cli_refuses_an_output_that_is_not_safetensors(capsys):
+    from InnerEarSegLib.cli.train import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--out", "model.pt"])
+    assert info.value.code == 2 and ".safetensors" in capsys.readouterr().err
