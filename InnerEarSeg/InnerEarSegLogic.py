@@ -51,23 +51,27 @@ class SegmentationParameters:
     Parameters
     ----------
     modelPath : a model package (``.safetensors`` + ``.json``); ``None`` or "" = the bundled model.
-    gaussian, sigmaVoxels, otsu, removeIslands : post-processing (see ``innerear-seg segment --help``).
+    gaussian, otsu, removeIslands : post-processing switches (see ``innerear-seg segment --help``).
+    sigmaVoxels : Gaussian sigma in model voxels; ``None`` = the model's default.
     """
 
     modelPath: str | None = None
     gaussian: bool = True
-    sigmaVoxels: float = 2.5
+    sigmaVoxels: float | None = None
     otsu: bool = True
     removeIslands: bool = True
 
     def __post_init__(self) -> None:
-        if not np.isfinite(self.sigmaVoxels) or self.sigmaVoxels <= 0:
+        if self.sigmaVoxels is not None and (not np.isfinite(self.sigmaVoxels) or self.sigmaVoxels <= 0):
             raise ValueError(f"sigmaVoxels must be a positive number of voxels, got {self.sigmaVoxels!r}")
 
     def cliArguments(self) -> list[str]:
         """The matching ``innerear-seg segment`` options."""
         args = ["--model", str(self.modelPath)] if self.modelPath else []
-        args += ["--sigma", f"{self.sigmaVoxels:g}"] if self.gaussian else ["--no-gaussian"]
+        if not self.gaussian:
+            args.append("--no-gaussian")
+        elif self.sigmaVoxels is not None:
+            args += ["--sigma", f"{self.sigmaVoxels:g}"]
         args += [] if self.otsu else ["--no-otsu"]
         args += [] if self.removeIslands else ["--no-islands"]
         return args
@@ -227,10 +231,10 @@ class InnerEarSegLogic:
 
     # -- running -------------------------------------------------------------------------------------
     def command(self, ctPath: Path, outputDir: Path, device: str, parameters: SegmentationParameters) -> list[str]:
-        """The command line of the segmentation process."""
+        """The command line of the segmentation process (no meshes: Slicer makes its own surfaces)."""
         python = self.pythonExecutable or defaultPythonExecutable()
         return [python, "-m", "InnerEarSegLib.cli.main", "segment", str(ctPath), "-o", str(outputDir),
-                "--progress", "json", "--device", device, *parameters.cliArguments()]
+                "--progress", "json", "--device", device, "--no-meshes", *parameters.cliArguments()]
 
     def _environment(self) -> dict[str, str]:
         env = dict(self.environment if self.environment is not None else os.environ)

@@ -330,3 +330,167 @@ def test_ratings_go_into_one_table_node_and_read_back_unchanged(scene):
     again = updateRatingsTable(scene, [second])
     assert again is table and scene.GetNodesByClass("vtkMRMLTableNode").GetNumberOfItems() == 1
     assert sorted(recordsFromTableNode(table), key=lambda r: r.side) == [first, second]
+
+
+# ------------------------------------------------------------------ the real subprocess runner
+FAKE_CLI = """#!{python}
+import json, os, subprocess, sys, time
+mode = {mode!r}
+out = sys.argv[sys.argv.index("-o") + 1]
+print(json.dumps({{"stage": "read", "fraction": 0.05, "message": "reading", "elapsed_s": 0.0}}), flush=True)
+if mode == "fail":
+    print("Traceback (most recent call last): ...", file=sys.stderr)
+    print("innerear-seg segment: error: the model file is corrupt (SHA-256 mismatch)", file=sys.stderr)
+    sys.exit(1)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+with open({pid_file!r}, "w") as f:
+    f.write(f"{{os.getpid()}} {{child.pid}}")
+print(json.dumps({{"stage": "locate", "fraction": 0.2, "message": "locating", "elapsed_s": 0.1}}), flush=True)
+time.sleep(60)
+"""
+
+
+def write_fake_cli(tmp_path, mode):
+    script = tmp_path / f"fake_cli_{mode}"
+    pid_file = tmp_path / "pids.txt"
+    script.write_text(FAKE_CLI.format(python=sys.executable, mode=mode, pid_file=str(pid_file)))
+    script.chmod(0o755)
+    return script, pid_file
+
+
+def process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie counts as dead
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+def test_cancel_kills_the_real_process_and_its_children(scene, tmp_path):
+    script, pid_file = write_fake_cli(tmp_path, "hang")
+    work = tmp_path / "work"
+    work.mkdir()
+    logic = InnerEarSegLogic(pythonExecutable=str(script), temporaryRoot=work)
+    logic.pollIntervalS = 0.02
+    volume = add_volume_node(scene, small_ct())
+    before = scene_node_ids(scene)
+    token = CancelToken()
+    seen = []
+
+    def progress(stage, fraction, message):
+        seen.append(stage)
+        if stage == "locate":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        logic.process(volume, progress=progress, cancel=token)
+    parent, child = (int(v) for v in pid_file.read_text().split())
+    import time
+
+    deadline = time.monotonic() + 5
+    while (process_alive(parent) or process_alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen == ["read", "locate"]
+    assert not process_alive(parent) and not process_alive(child)
+    assert scene_node_ids(scene) == before and list(work.iterdir()) == []
+
+
+def test_the_real_process_error_message_reaches_the_user(scene, tmp_path):
+    script, _ = write_fake_cli(tmp_path, "fail")
+    work = tmp_path / "work"
+    work.mkdir()
+    logic = InnerEarSegLogic(pythonExecutable=str(script), temporaryRoot=work)
+    logic.pollIntervalS = 0.02
+    volume = add_volume_node(scene, small_ct())
+    before = scene_node_ids(scene)
+    with pytest.raises(SegmentationFailed, match=r"exit code 1\):\n.*model file is corrupt"):
+        logic.process(volume)
+    assert scene_node_ids(scene) == before and list(work.iterdir()) == []
+
+
+# ------------------------------------------------------------------ the real CLI, end to end
+class KeepLabelsRunner:
+    """The real runner, keeping a copy of labels.nii.gz before the logic removes its temporary folder."""
+
+    def __init__(self, keep_dir: Path):
+        from InnerEarSegMRML.process import SubprocessRunner
+
+        self.inner, self.keep_dir = SubprocessRunner(), keep_dir
+
+    def start(self, args, *, env=None):
+        handle = self.inner.start(args, env=env)
+        out_dir, keep_dir = Path(args[args.index("-o") + 1]), self.keep_dir
+        original = handle.returnCode
+
+        def return_code():
+            code = original()
+            if code == 0 and (out_dir / "labels.nii.gz").exists() and not (keep_dir / "labels.nii.gz").exists():
+                import shutil
+
+                shutil.copy(out_dir / "labels.nii.gz", keep_dir / "labels.nii.gz")
+            return code
+
+        handle.returnCode = return_code
+        return handle
+
+
+def small_phantom_ct():
+    """A full two-ear phantom CT, or a skip when the generator or the bundled model is not there yet."""
+    from InnerEarSegLib.model import default_model_path  # noqa: F401  (lead's bundled-model lookup)
+
+    try:
+        from InnerEarSegLib.phantom import generate
+        ct, labels, meta = generate(7)
+    except (ImportError, AttributeError, NotImplementedError) as exc:
+        pytest.skip(f"full-CT phantom generator not available: {exc}")
+    return ct, labels, meta
+
+
+@pytest.mark.slow
+def test_the_real_cli_segments_a_phantom_into_segments_matching_its_label_map(scene, tmp_path):
+    try:
+        from InnerEarSegLib.model import default_model_path
+        model = default_model_path()
+    except (ImportError, AttributeError) as exc:
+        pytest.skip(f"no bundled-model lookup yet: {exc}")
+    if not Path(model).is_file():
+        pytest.skip(f"no bundled model at {model}")
+    ct, _, meta = small_phantom_ct()
+    volume = add_volume_node(scene, sitk.Cast(ct, sitk.sitkInt16) if ct.GetPixelID() != sitk.sitkInt16 else ct)
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    logic = InnerEarSegLogic(processRunner=KeepLabelsRunner(keep), temporaryRoot=work)
+    stages = []
+    seg = logic.process(volume, device="cpu", createModels=True, progress=lambda s, f, m: stages.append(s))
+
+    assert "done" in stages and list(work.iterdir()) == []
+    segmentation = seg.GetSegmentation()
+    assert [segmentation.GetNthSegment(i).GetName() for i in range(10)] == [i.name for i in all_labels()]
+    labels = sitk.ReadImage(str(keep / "labels.nii.gz"))
+    found = 0
+    for info in all_labels():
+        segment = segmentation.GetSegment(segmentation.GetSegmentIdBySegmentName(info.name))
+        expected = expected_points_ras(labels, info.value)
+        actual = orientedImageWorldPointsRas(segment.GetRepresentation("Binary labelmap"), segment.GetLabelValue()) \
+            if len(expected) else np.zeros((0, 3))
+        assert len(actual) == len(expected)
+        if len(expected):
+            found += 1
+            np.testing.assert_allclose(sorted_rows(actual), sorted_rows(expected), atol=1e-4)
+            surface = vtk.vtkPolyData()
+            seg.GetClosedSurfaceRepresentation(segmentation.GetSegmentIdBySegmentName(info.name), surface)
+            assert surface.GetNumberOfPoints() > 0
+    assert found >= 8, "the bundled model should find most structures of a normal phantom"
+    report = json.loads(seg.GetAttribute("InnerEarSeg.Report"))
+    assert {ear["side"] for ear in report["ears"]} == {"right", "left"}
+    models = scene.GetNodesByClass("vtkMRMLModelNode")
+    assert models.GetNumberOfItems() == found
