@@ -209,9 +209,9 @@ def fill(panel: QWidget, report: dict, volume_name: str) -> None:
     bar.setFormat("done: %p%")
     total = float(report.get("timings_s", {}).get("total", sum(report.get("timings_s", {}).values()) or 0))
     ears = report.get("ears", [])
-    panel.findChild(QWidget, "statusLabel").setText(
-        f"Done in {total:.1f} s on {str(report.get('device', 'cpu')).upper()}: {len(ears)} ears, "
-        f"{5 * len(ears)} segments, 3-D surfaces shown.")
+    panel.findChild(QWidget, "statusLabel").setText(  # the text InnerEarSegWidget._showResult writes
+        f"Done in {total:.1f} s on {str(report.get('device', 'cpu')).upper()}: {len(ears)} ear(s) found, "
+        f"{5 * len(ears)} segments.")
     panel.findChild(QLineEdit, "readerLineEdit").setText("JL")
     scores = {"right": 1, "left": 2}
     for ear in ears:
@@ -256,7 +256,7 @@ def render(output: Path, report: dict, *, width: int = 440, volume_name: str = "
     fill(panel, report, volume_name)
     panel.setAutoFillBackground(True)
     panel.resize(width, 100)
-    panel.resize(width, panel.sizeHint().height())
+    panel.resize(width, panel.minimumSizeHint().height() + 8)
     panel.layout().activate()
     output.parent.mkdir(parents=True, exist_ok=True)
     if not panel.grab().save(str(output)):
