@@ -1,0 +1,92 @@
+"""Draw one case: anatomy of each ear, pathology, head pose, tissues, physics -- all from one seed.
+
+Every random stream is derived from ``(seed, stream)`` so that an ear's anatomy does not depend on
+the protocol, the mode (ROI or full CT) or on the other ear: ``generate_roi(7, Side.LEFT)`` and
+``generate(7)`` show the same left labyrinth in the same head pose.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..labels import Side, Structure
+from .anatomy import draw_anatomy_params
+from .labyrinth import build_labyrinth
+from .pathology import apply_before_build, ct_effects, likert_score
+from .render import EarScene, Scene
+from .scene import draw_head_params, ear_placement, head_rotation
+from .surroundings import draw_surroundings_params, draw_tissue_hu
+
+_STREAMS = {"anatomy": 1, "surroundings": 3, "pathology": 5, "effects": 7, "jitter": 9, "head": 20, "tissue": 21,
+            "physics": 22, "fov": 23}
+
+
+def stream(seed: int, name: str, side: Side | None = None) -> np.random.Generator:
+    """Independent generator for one named purpose (and side) of a case."""
+    k = _STREAMS[name] + (0 if side in (None, Side.RIGHT) else 1)
+    return np.random.default_rng([int(seed), k])
+
+
+def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_mm) -> tuple[EarScene, dict]:
+    """Labyrinth, surroundings and pathology effects of one ear, placed in the world; plus its meta."""
+    params = draw_anatomy_params(stream(seed, "anatomy", side))
+    params, status, cavity, records = apply_before_build(tuple(pathologies), params, stream(seed, "pathology", side))
+    lab = build_labyrinth(params, status=status, common_cavity=cavity)
+    effects = ct_effects(lab, stream(seed, "effects", side))
+    rot, shift = ear_placement(head, side, head_origin_world_mm)
+    ear = EarScene(side, lab, rot, shift, draw_surroundings_params(stream(seed, "surroundings", side)), effects)
+    return ear, {"side": side.value, "pathologies": records}
+
+
+def build_scene(seed: int, ears_pathologies: dict[Side, tuple], *, head_origin_world_mm=(0.0, 0.0, 0.0)
+                ) -> tuple[Scene, list[dict]]:
+    """Scene with the requested ears (side -> pathology names) and their meta records."""
+    head = draw_head_params(stream(seed, "head"))
+    origin = np.asarray(head_origin_world_mm, float) + np.asarray(head["shift_mm"])
+    ears, metas = [], []
+    for side in (Side.RIGHT, Side.LEFT):
+        if side in ears_pathologies:
+            ear, meta = build_ear(seed, side, ears_pathologies[side], head, origin)
+            ears.append(ear)
+            metas.append(meta)
+    scene = Scene(head, origin, head_rotation(head), draw_tissue_hu(stream(seed, "tissue")), tuple(ears))
+    return scene, metas
+
+
+def to_world(ear: EarScene, p_ear) -> list[float]:
+    return [float(v) for v in ear.rot @ np.asarray(p_ear, float) + ear.shift]
+
+
+def ear_meta(ear: EarScene, meta: dict, *, status_override: dict | None = None) -> dict:
+    """JSON-able description of one ear: centre, landmarks (world mm), structures, Likert, parameters."""
+    lab = ear.labyrinth
+    status = dict(lab.structures)
+    status.update(status_override or {})
+    landmarks = {k: to_world(ear, v) for k, v in lab.landmarks_mm.items()}
+    present = {st.key: status.get(st.key, "present") for st in Structure}
+    return {
+        "side": ear.side.value,
+        "labyrinth_centre_lps_mm": landmarks["labyrinth_centre"],
+        "structures_present": present,
+        "likert": likert_score(present, lab.disorganised),
+        "disorganised": lab.disorganised,
+        "pathologies": meta["pathologies"],
+        "landmarks_lps_mm": landmarks,
+        "anatomy": _jsonable(lab.params),
+        "surroundings": _jsonable(ear.surroundings),
+        "ear_to_world": {"rotation": [[float(v) for v in row] for row in ear.rot],
+                         "translation_mm": [float(v) for v in ear.shift]},
+    }
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj)
+    if isinstance(obj, (np.integer, int)) and not isinstance(obj, bool):
+        return int(obj)
+    return obj

@@ -1,0 +1,82 @@
+"""Assemble one ear's labyrinth (cochlea + vestibule + canals) with landmarks and structure status."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..labels import Structure
+from .anatomy import Ellipsoid, Labyrinth, Tube, rotation_xyz_deg
+from .cochlea import build_cochlea
+from .vestibular import build_canals, build_vestibule, vestibular_rotation
+
+CANAL_KEYS = ("superior", "lateral", "posterior")
+
+
+def _rotate_tube(t: Tube, rot: np.ndarray) -> Tube:
+    return Tube(t.structure, t.points_mm @ rot.T, t.radii_mm, t.name)
+
+
+def _rotate_blob(b: Ellipsoid, rot: np.ndarray) -> Ellipsoid:
+    return Ellipsoid(b.structure, rot @ b.centre_mm, rot @ b.axes, b.semi_mm, b.name)
+
+
+def _bounds(tubes, blobs) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+    for t in tubes:
+        lo = np.minimum(lo, (t.points_mm - t.radii_mm[:, None]).min(axis=0))
+        hi = np.maximum(hi, (t.points_mm + t.radii_mm[:, None]).max(axis=0))
+    for b in blobs:
+        ext = np.sqrt(((b.axes * b.semi_mm[None, :]) ** 2).sum(axis=1))
+        lo = np.minimum(lo, b.centre_mm - ext)
+        hi = np.maximum(hi, b.centre_mm + ext)
+    return lo, hi
+
+
+def build_labyrinth(p: dict, *, status: dict[str, str] | None = None, common_cavity: bool = False) -> Labyrinth:
+    """Build the labyrinth of one ear in the ear frame from drawn (and pathology-edited) parameters.
+
+    Parameters
+    ----------
+    p : dict
+        Output of :func:`.anatomy.draw_anatomy_params`, possibly edited by :mod:`.pathology`.
+    status : dict, optional
+        Structure key -> ``present`` | ``missing`` | ``hypoplastic`` | ``dehiscent`` | ``incomplete``.
+    common_cavity : bool
+        Replace cochlea and vestibule by one cystic cavity (labelled vestibule); the canals are missing.
+    """
+    status = dict(status or {})
+    for st in Structure:
+        status.setdefault(st.key, "present")
+    rot = vestibular_rotation(p)
+    blobs, attach = build_vestibule(p)
+    canal_tubes, canal_marks = build_canals(p, attach, status)
+    blobs = [_rotate_blob(b, rot) for b in blobs]
+    tubes = [_rotate_tube(t, rot) for t in canal_tubes]
+    attach = {k: rot @ v for k, v in attach.items()}
+    marks = {k: rot @ v for k, v in canal_marks.items() if not k.endswith("_normal")}
+    normals = {k: rot @ v for k, v in canal_marks.items() if k.endswith("_normal")}
+    derived: dict = {f"{k}": [float(x) for x in v] for k, v in normals.items()}
+    if common_cavity:
+        semi = np.asarray(p.get("common_cavity_semi_mm", [3.0, 4.2, 3.6]))
+        centre = np.array([-0.3, -1.8, -0.6])
+        blobs = [Ellipsoid(Structure.VESTIBULE, centre, rotation_xyz_deg(p["vestibule_tilt_deg"]), semi,
+                           "common cavity")]
+        tubes = []
+        for key in ("cochlea",) + CANAL_KEYS:
+            status[key] = "missing"
+        marks["cochlear_apex"] = centre
+        marks["round_window"] = centre + np.array([0.6 * semi[0], 0.0, -0.7 * semi[2]])
+    else:
+        coch_tubes, coch = build_cochlea(p, attach["cochlea"])
+        tubes = coch_tubes + tubes
+        marks.update({k: v for k, v in coch["marks"].items() if k in ("cochlear_apex", "round_window")})
+        derived.update(coch["derived"])
+        derived["cochlea_axis"] = [float(x) for x in coch["marks"]["cochlea_axis"]]
+        derived["cochlea_base_centre_mm"] = [float(x) for x in coch["marks"]["cochlea_base_centre"]]
+    marks["oval_window"] = attach["oval_window"]
+    marks["vestibule_centre"] = np.zeros(3)
+    lo, hi = _bounds(tubes, blobs)
+    marks["labyrinth_centre"] = 0.5 * (lo + hi)
+    derived["labyrinth_extent_mm"] = [float(x) for x in hi - lo]
+    params = dict(p)
+    params["derived"] = derived
+    return Labyrinth(tuple(tubes), tuple(blobs), marks, params, status, disorganised=common_cavity)
