@@ -183,11 +183,25 @@ class SegmentationJob:
         shutil.rmtree(self.tempDir, ignore_errors=True)
 
 
+def _declareHiddenModule(parent) -> None:
+    """Slicer's module scanner instantiates the class named like every ``.py`` file of the module folder
+    with the module object as argument (``InnerEarSegLogic(parent)``). Declare a hidden helper module
+    then, so the scan is a no-op instead of a "Fail to instantiate module" error at every start-up."""
+    parent.title = "InnerEarSeg logic"
+    parent.categories = []
+    parent.dependencies = []
+    parent.contributors = ["InnerEarSeg contributors"]
+    parent.helpText = "Qt-free logic of the Inner Ear Segmentation module; not a module by itself."
+    parent.acknowledgementText = ""
+    parent.hidden = True
+
+
 class InnerEarSegLogic:
     """Segments the inner ears of a CT volume node into a segmentation node.
 
     Parameters
     ----------
+    parent : only given by Slicer's module scanner (see `_declareHiddenModule`); leave it out.
     processRunner : starts the segmentation process; a fake in tests (default `SubprocessRunner`).
     pythonExecutable : interpreter that runs ``InnerEarSegLib`` (default `defaultPythonExecutable`).
     temporaryRoot : where the per-run temporary folder is made (default: the system's).
@@ -195,8 +209,11 @@ class InnerEarSegLogic:
         ``PYTHONPATH``).
     """
 
-    def __init__(self, *, processRunner: ProcessRunner | None = None, pythonExecutable: str | None = None,
-                 temporaryRoot: str | os.PathLike | None = None, environment: dict[str, str] | None = None) -> None:
+    def __init__(self, parent=None, *, processRunner: ProcessRunner | None = None,
+                 pythonExecutable: str | None = None, temporaryRoot: str | os.PathLike | None = None,
+                 environment: dict[str, str] | None = None) -> None:
+        if parent is not None:
+            _declareHiddenModule(parent)
         self.processRunner = processRunner or SubprocessRunner()
         self.pythonExecutable = pythonExecutable
         self.temporaryRoot = temporaryRoot

@@ -494,3 +494,12 @@ def test_the_real_cli_segments_a_phantom_into_segments_matching_its_label_map(sc
     assert {ear["side"] for ear in report["ears"]} == {"right", "left"}
     models = scene.GetNodesByClass("vtkMRMLModelNode")
     assert models.GetNumberOfItems() == found
+
+
+def test_slicers_module_scanner_can_instantiate_the_logic_file_as_a_hidden_module():
+    class ModuleStandIn:  # what Slicer passes: the qSlicerScriptedLoadableModule
+        pass
+
+    parent = ModuleStandIn()
+    InnerEarSegLogic(parent)
+    assert parent.hidden is True and parent.title
