@@ -1,0 +1,400 @@
+"""Find both inner ears in a temporal-bone or head CT, with no clicks.
+
+How it works (all in LPS world coordinates, so any direction matrix, flipped or oblique, is fine):
+
+1. Resample the CT onto an identity-oriented isotropic grid of about 1 mm covering the scan.
+2. Calibrate on the scan itself: the "dense bone" level is a fraction of the 99th percentile of the
+   bone voxels, so cone-beam CT (bone 1000-1600) works as well as MDCT (otic capsule > 2000 HU).
+3. Mark fluid-density voxels (not air, not dense bone) that are *enclosed* by dense bone: along
+   at least 12 of 14 directions (6 axes, 8 diagonals) a dense voxel lies within a few mm. The
+   labyrinth (vestibule, cochlea, canals inside the otic capsule) is the largest such pocket;
+   brain, marrow, sinuses and mastoid cells are open in several directions or lack dense walls.
+4. Smooth the enclosed-fluid map (Gaussian, about 2.5 mm) and take its strongest peaks.
+5. Choose the best pair: 40-95 mm apart, the joining line within 40 degrees of the left-right
+   axis. Without such a pair, the single strongest peak is returned (a one-ear scan). The side
+   of a pair comes from world x (larger x is the patient's left); a lone ear's side from which
+   way the outside air (or the mastoid/ear-canal air) lies, i.e. which way is lateral.
+6. Refine each centre on a 0.5 mm grid in a 26 mm cube: the centroid of the enclosed fluid
+   pocket that holds the peak, with the labyrinth's narrow parts weighted as the rest.
+
+Points are LPS ``(x, y, z)`` in mm; arrays are ``(z, y, x)``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from .errors import InputError
+from .labels import Side
+from .progress import ProgressCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+_OUTSIDE = -4000.0  # resampling value outside the scanned field of view
+_DIRECTIONS = np.array([d for d in np.ndindex(3, 3, 3) if d != (1, 1, 1)]) - 1
+_DIRECTIONS_14 = np.array([d for d in _DIRECTIONS if np.count_nonzero(d) in (1, 3)])
+
+
+@dataclass(frozen=True)
+class EarLocation:
+    """Where one inner ear is: side, centre of the labyrinth (LPS mm), confidence in [0, 1], source."""
+
+    side: Side
+    centre_lps_mm: tuple[float, float, float]
+    confidence: float
+    source: Literal["auto", "user"] = "auto"
+
+    def to_dict(self) -> dict:
+        return {"side": self.side.value, "centre_lps_mm": [round(v, 3) for v in self.centre_lps_mm],
+                "confidence": round(self.confidence, 3), "source": self.source}
+
+
+@dataclass(frozen=True)
+class LocateOptions:
+    """Tuning of :func:`locate_ears`. The defaults fit MDCT and cone-beam temporal-bone/head CT."""
+
+    coarse_spacing_mm: float = 1.0
+    max_coarse_voxels: int = 9_000_000
+    dense_fraction: float = 0.55
+    soft_fraction: float = 0.42
+    enclosure_radius_mm: float = 6.0
+    min_enclosed_directions: int = 12
+    peak_sigma_mm: float = 2.5
+    min_peak_mm3: float = 12.0
+    min_bone_fraction: float = 0.35
+    pair_distance_mm: tuple[float, float] = (40.0, 95.0)
+    pair_max_angle_deg: float = 40.0
+    refine_spacing_mm: float = 0.5
+    refine_half_width_mm: float = 13.0
+    capsule_fraction: float = 0.8
+    capsule_soft_fraction: float = 0.5
+    min_pocket_mm3: float = 15.0
+
+
+# ---------------------------------------------------------------------------------------------- public
+def locate_ears(image: sitk.Image, *, progress: ProgressCallback | None = None,
+                options: LocateOptions = LocateOptions()) -> list[EarLocation]:
+    """Find the inner ears in a CT (HU), in any orientation; return one or two locations, right ear first.
+
+    Parameters
+    ----------
+    image : sitk.Image
+        3-D CT in HU (MDCT or cone-beam), any spacing and direction matrix.
+    progress : callable, optional
+        ``progress(stage, fraction, message)``, called with stage ``"locate"``.
+    options : LocateOptions
+        Tuning; the defaults rarely need changing.
+
+    Returns
+    -------
+    list of EarLocation
+        Two locations (right, left) for a two-ear scan, one for a one-ear scan; ``source="auto"``.
+
+    Raises
+    ------
+    InputError
+        No inner ear found (the message suggests giving the centre by hand).
+    """
+    report = progress or no_progress
+    report("locate", 0.0, "resampling to a coarse isotropic grid")
+    grid = _coarse_grid(image, options)
+    values = sitk.GetArrayViewFromImage(grid)
+    levels = _intensity_levels(values, options)
+    report("locate", 0.3, "finding fluid pockets enclosed by dense bone")
+    score_mm3, dense_fraction = _enclosed_fluid_density(values, levels, grid.GetSpacing()[0], options)
+    peaks = _peaks(score_mm3, dense_fraction, grid, options)
+    if not peaks:
+        raise InputError("no inner ear found: no fluid-filled cavity enclosed by dense bone (the otic capsule) was "
+                         "seen in this CT. Check that the scan covers the temporal bones and is a CT in HU, or give "
+                         "the ear's centre by hand (--roi-center X Y Z --roi-side left|right, or a markup in Slicer).")
+    report("locate", 0.6, f"{len(peaks)} candidate(s); choosing the ears")
+    chosen = _choose_ears(peaks, options)
+    locations = []
+    for i, (centre, strength) in enumerate(chosen):
+        report("locate", 0.6 + 0.35 * i / len(chosen), "refining the centre")
+        refined, volume_mm3 = _refine_centre(image, centre, levels, options)
+        side = _side_of_pair(refined, [c for c, _ in chosen]) if len(chosen) == 2 else _side_of_lone_ear(
+            grid, values, refined)
+        confidence = _confidence(strength, volume_mm3, pair=len(chosen) == 2)
+        locations.append(EarLocation(side, tuple(float(v) for v in refined), confidence, "auto"))
+    locations.sort(key=lambda loc: loc.side is Side.LEFT)
+    if len(locations) == 2 and locations[0].side == locations[1].side:
+        raise InputError("two candidate ears were found on the same side; give the centres by hand (--roi-center).")
+    report("locate", 1.0, ", ".join(f"{loc.side.value} ear at ({', '.join(f'{v:.1f}' for v in loc.centre_lps_mm)})"
+                                    f" mm" for loc in locations))
+    return locations
+
+
+def user_location(centre_lps_mm, side: Side | str | None = None, image: sitk.Image | None = None) -> EarLocation:
+    """An ear location given by the user: a point or a box ``((x0, y0, z0), (x1, y1, z1))`` in LPS mm.
+
+    Parameters
+    ----------
+    centre_lps_mm : sequence of 3 floats, or two corner points
+        The labyrinth's centre, or two opposite corners of a box around it (its centre is used).
+    side : Side or "left"/"right", optional
+        The ear's side. When not given it is inferred from `image`: the ear is on the patient's left
+        when it lies at larger x than the image's mid-line (the centre of the image's x extent).
+    image : sitk.Image, optional
+        Needed only to infer the side.
+
+    Raises
+    ------
+    ValueError
+        The point is not 3 finite numbers, the side is unknown, or neither `side` nor `image` is given.
+    """
+    centre = np.asarray(centre_lps_mm, dtype=float)
+    if centre.shape == (2, 3):
+        centre = centre.mean(axis=0)
+    if centre.shape != (3,) or not np.all(np.isfinite(centre)):
+        raise ValueError(f"centre_lps_mm must be 3 finite numbers (x, y, z in LPS mm) or two box corners, "
+                         f"got {centre_lps_mm!r}")
+    if side is None:
+        if image is None:
+            raise ValueError("side is not given: pass side='left' or 'right', or the image to infer it from")
+        side = _side_from_midline(image, centre)
+    elif not isinstance(side, Side):
+        try:
+            side = Side(str(side).lower())
+        except ValueError:
+            raise ValueError(f"side must be 'left' or 'right', got {side!r}") from None
+    return EarLocation(side, tuple(float(v) for v in centre), 1.0, "user")
+
+
+# ----------------------------------------------------------------------------------------- coarse grid
+def _coarse_grid(image: sitk.Image, options: LocateOptions) -> sitk.Image:
+    """Resample `image` onto an identity-direction isotropic grid over its bounding box (outside: -4000)."""
+    size = np.asarray(image.GetSize(), dtype=float) - 1
+    d = np.asarray(image.GetDirection()).reshape(3, 3) @ np.diag(image.GetSpacing())
+    corners = np.array([[i, j, k] for i in (0, size[0]) for j in (0, size[1]) for k in (0, size[2])])
+    world = corners @ d.T + np.asarray(image.GetOrigin())
+    low, high = world.min(axis=0), world.max(axis=0)
+    extent = high - low
+    spacing = max(options.coarse_spacing_mm, float(np.prod(extent) / options.max_coarse_voxels) ** (1 / 3))
+    n = np.maximum(np.floor(extent / spacing).astype(int) + 1, 1)
+    reference = sitk.Image([int(v) for v in n], sitk.sitkFloat32)
+    reference.SetSpacing([spacing] * 3)
+    reference.SetOrigin(tuple(float(v) for v in low))
+    src = image if image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkInt16) else sitk.Cast(image, sitk.sitkFloat32)
+    return sitk.Resample(src, reference, sitk.Transform(), sitk.sitkLinear, _OUTSIDE, sitk.sitkFloat32)
+
+
+@dataclass(frozen=True)
+class _Levels:
+    bone_hu: float  # typical dense bone of this scan (99th percentile of bone voxels)
+    dense_hu: float  # at or above: dense bone (otic capsule, petrous)
+    soft_hu: float  # below (and above air): fluid / soft tissue, incl. partial volume
+    air_hu: float = -400.0
+
+
+def _intensity_levels(values: np.ndarray, options: LocateOptions) -> _Levels:
+    step = max(1, int(round((values.size / 1_000_000) ** (1 / 3))))
+    sample = values[::step, ::step, ::step]
+    bone = sample[sample > 300]
+    if bone.size < 100:
+        raise InputError("no inner ear found: the CT holds almost no bone (no voxel above 300 HU in the sample). "
+                         "Check that this is a CT of the temporal bones in HU.")
+    bone_hu = float(np.percentile(bone, 99))
+    return _Levels(bone_hu, options.dense_fraction * bone_hu, options.soft_fraction * bone_hu)
+
+
+# ----------------------------------------------------------------------------------- enclosed fluid
+def _shifted(a: np.ndarray, offset_zyx) -> np.ndarray:
+    """``out[p] = a[p + offset]`` (False where p + offset falls outside the array)."""
+    out = np.zeros_like(a)
+    src, dst = [], []
+    for o, n in zip(offset_zyx, a.shape):
+        o = int(o)
+        if abs(o) >= n:
+            return out
+        src.append(slice(max(o, 0), n + min(o, 0)))
+        dst.append(slice(max(-o, 0), n - max(o, 0)))
+    out[tuple(dst)] = a[tuple(src)]
+    return out
+
+
+def _any_within(a: np.ndarray, direction, n_steps: int) -> np.ndarray:
+    """``out[p]`` = any of ``a[p + k * direction]`` for k = 1..n_steps (binary doubling: O(log n) shifts)."""
+    d = np.asarray(direction)
+    result = np.zeros_like(a)
+    block, length, offset, n = _shifted(a, d), 1, 0, int(n_steps)
+    while n > 0:
+        if n & 1:
+            result |= _shifted(block, offset * d) if offset else block
+            offset += length
+        n >>= 1
+        if n:
+            block = block | _shifted(block, length * d)
+            length *= 2
+    return result
+
+
+def _enclosed_mask(values: np.ndarray, levels: _Levels, spacing_mm: float, options: LocateOptions,
+                   candidates: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of fluid voxels with dense bone within the enclosure radius along >= N of 14 directions."""
+    dense = values >= levels.dense_hu
+    soft = (values > levels.air_hu) & (values < levels.soft_hu)
+    air = (values < levels.air_hu) & (values > _OUTSIDE + 1)
+    soft &= ~ndimage.binary_dilation(air, iterations=1)
+    if candidates is not None:
+        soft &= candidates
+    if not soft.any():
+        return soft
+    steps = max(2, int(round(options.enclosure_radius_mm / spacing_mm)))
+    hits = np.zeros(values.shape, dtype=np.uint8)
+    for direction in _DIRECTIONS_14:
+        diag = np.count_nonzero(direction) > 1
+        n = max(1, int(round(steps / (np.sqrt(3) if diag else 1.0))))
+        hits += _any_within(dense, direction, n)
+    return soft & (hits >= options.min_enclosed_directions)
+
+
+def _enclosed_fluid_density(values: np.ndarray, levels: _Levels, spacing_mm: float,
+                            options: LocateOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted volume (mm3) of enclosed fluid around each voxel, and the local dense-bone fraction."""
+    dense = (values >= levels.dense_hu).astype(np.float32)
+    dense_fraction = ndimage.uniform_filter(dense, size=int(round(9.0 / spacing_mm)) | 1)
+    enclosed = _enclosed_mask(values, levels, spacing_mm, options, candidates=dense_fraction > 0.15)
+    smooth = sitk.SmoothingRecursiveGaussian(sitk.GetImageFromArray(enclosed.astype(np.float32)),
+                                             options.peak_sigma_mm / spacing_mm)
+    norm = (2 * np.pi) ** 1.5 * (options.peak_sigma_mm / spacing_mm) ** 3
+    return sitk.GetArrayFromImage(smooth) * norm * spacing_mm**3, dense_fraction
+
+
+def _peaks(score_mm3: np.ndarray, dense_fraction: np.ndarray, grid: sitk.Image,
+           options: LocateOptions) -> list[tuple[np.ndarray, float]]:
+    """Local maxima of the score, strongest first, as (centre LPS mm, strength mm3).
+
+    The strength is the enclosed-fluid volume, weighted down where the surrounding bone is thin
+    (the skull's diploe between two tables) rather than a thick block (the petrous bone).
+    """
+    footprint = int(round(10.0 / grid.GetSpacing()[0])) | 1
+    maxima = (score_mm3 == ndimage.maximum_filter(score_mm3, size=footprint)) & (score_mm3 >= options.min_peak_mm3)
+    idx = np.argwhere(maxima)
+    bulk = np.clip((dense_fraction[maxima] - options.min_bone_fraction) / 0.25, 0.0, 1.0)
+    strengths = score_mm3[maxima] * bulk
+    keep = strengths >= options.min_peak_mm3
+    idx, strengths = idx[keep], strengths[keep]
+    order = np.argsort(-strengths)[:8]
+    return [(np.asarray(grid.TransformContinuousIndexToPhysicalPoint(idx[i][::-1].astype(float))), float(strengths[i]))
+            for i in order]
+
+
+def _choose_ears(peaks, options: LocateOptions):
+    """The best plausible pair of peaks, else the single strongest one."""
+    low, high = options.pair_distance_mm
+    best, best_score = None, 0.0
+    for i in range(len(peaks)):
+        for j in range(i + 1, len(peaks)):
+            (a, sa), (b, sb) = peaks[i], peaks[j]
+            d = b - a
+            dist = float(np.linalg.norm(d))
+            angle = np.degrees(np.arccos(min(1.0, abs(d[0]) / max(dist, 1e-6))))
+            if low <= dist <= high and angle <= options.pair_max_angle_deg and min(sa, sb) >= 0.2 * max(sa, sb):
+                score = sa + sb
+                if score > best_score:
+                    best, best_score = [peaks[i], peaks[j]], score
+    if best is not None and best_score >= 1.2 * peaks[0][1]:
+        return best
+    return [peaks[0]]
+
+
+# ----------------------------------------------------------------------------------------------- refine
+def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
+                   options: LocateOptions) -> tuple[np.ndarray, float]:
+    """Centre (LPS mm) and volume (mm3) of the labyrinth-like pocket near `centre`, on a fine grid.
+
+    The walls must reach the otic capsule's density (a fraction of the window's brightest bone), which
+    drops the internal auditory canal and middle-ear spaces whose walls are ordinary petrous bone.
+    The centre is the middle of the pocket's (trimmed) bounding box, as the phantom defines it.
+    """
+    s = options.refine_spacing_mm
+    n = int(round(2 * options.refine_half_width_mm / s)) + 1
+    reference = sitk.Image([n, n, n], sitk.sitkFloat32)
+    reference.SetSpacing([s] * 3)
+    reference.SetOrigin(tuple(float(v) for v in centre - options.refine_half_width_mm))
+    fine = sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear,
+                                                _OUTSIDE, sitk.sitkFloat32))
+    brightest_hu = float(np.percentile(fine, 99.5))
+    capsule = replace(levels, dense_hu=max(levels.dense_hu, options.capsule_fraction * brightest_hu),
+                      soft_hu=max(levels.soft_hu, options.capsule_soft_fraction * brightest_hu))
+    mask = np.zeros(fine.shape, dtype=bool)
+    for lev in (capsule, levels):
+        mask = _main_pocket(_enclosed_mask(fine, lev, s, options), s)
+        if mask.sum() * s**3 >= options.min_pocket_mm3:
+            break
+    if not mask.any():
+        return centre, 0.0
+    idx = np.argwhere(mask)[:, ::-1].astype(float)  # (x, y, z) indices
+    low, high = np.percentile(idx, [2, 98], axis=0)
+    mid = (low + high) / 2
+    refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(mid.tolist()))
+    return refined, float(mask.sum() * s**3)
+
+
+def _main_pocket(enclosed: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """The pocket nearest the window's centre (by size and distance) plus pockets within 7 mm of it."""
+    labels, n_labels = ndimage.label(ndimage.binary_closing(enclosed, iterations=1) | enclosed,
+                                     structure=np.ones((3, 3, 3)))
+    if n_labels == 0:
+        return enclosed
+    index = np.arange(1, n_labels + 1)
+    mid = (np.asarray(enclosed.shape) - 1) / 2
+    volume_mm3 = ndimage.sum_labels(enclosed, labels, index=index) * spacing_mm**3
+    coms = np.array(ndimage.center_of_mass(enclosed, labels, index))
+    coms = np.nan_to_num(coms, nan=1e6)
+    dist_mm = np.linalg.norm(coms - mid, axis=1) * spacing_mm
+    main = int(np.argmax(volume_mm3 * np.exp(-(dist_mm / 6.0) ** 2)))
+    keep = index[np.linalg.norm(coms - coms[main], axis=1) * spacing_mm <= 7.0]
+    return np.isin(labels, keep) & enclosed
+
+
+# ------------------------------------------------------------------------------------------------- side
+def _side_of_pair(centre: np.ndarray, pair_centres) -> Side:
+    other = max(pair_centres, key=lambda c: float(np.linalg.norm(np.asarray(c) - centre)))
+    return Side.LEFT if centre[0] > other[0] else Side.RIGHT
+
+
+def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) -> Side:
+    """Lateral is where the outside air is nearer (else: more air cells/ear canal; else: image mid-line)."""
+    idx = np.round(np.asarray(grid.TransformPhysicalPointToContinuousIndex(centre.tolist()))).astype(int)[::-1]
+    s = grid.GetSpacing()[0]
+    half = int(round(8.0 / s))
+    z0, y0 = (max(0, idx[0] - half), max(0, idx[1] - half))
+    slab = values[z0:idx[0] + half + 1, y0:idx[1] + half + 1, :]
+    air = (slab < -400) & (slab > _OUTSIDE + 1)
+    labels, _ = ndimage.label(air)
+    border = np.unique(np.concatenate([labels[:, :, 0].ravel(), labels[:, :, -1].ravel(),
+                                       labels[:, 0, :].ravel(), labels[:, -1, :].ravel()]))
+    outside = np.isin(labels, border[border > 0]).any(axis=(0, 1))
+    x0 = int(np.clip(idx[2], 0, values.shape[2] - 1))
+    right_hits = np.flatnonzero(outside[:x0])  # towards -x: patient right
+    left_hits = np.flatnonzero(outside[x0 + 1:])
+    d_right = (x0 - right_hits[-1]) * s if right_hits.size else np.inf
+    d_left = (left_hits[0] + 1) * s if left_hits.size else np.inf
+    if np.isfinite(min(d_right, d_left)) and abs(d_right - d_left) > 10.0:
+        return Side.LEFT if d_left < d_right else Side.RIGHT
+    reach = int(round(25.0 / s))
+    air_x = air.sum(axis=(0, 1))
+    n_right = air_x[max(0, x0 - reach):max(0, x0 - 3)].sum()
+    n_left = air_x[x0 + 4:x0 + reach + 1].sum()
+    if max(n_left, n_right) > 1.5 * max(1, min(n_left, n_right)):
+        return Side.LEFT if n_left > n_right else Side.RIGHT
+    return Side.LEFT if centre[0] > 0 else Side.RIGHT
+
+
+def _side_from_midline(image: sitk.Image, centre: np.ndarray) -> Side:
+    from .geometry import physical_bounds_lps_mm
+
+    low, high = physical_bounds_lps_mm(image)
+    return Side.LEFT if centre[0] > (low[0] + high[0]) / 2 else Side.RIGHT
+
+
+def _confidence(strength_mm3: float, volume_mm3: float, *, pair: bool) -> float:
+    c = min(1.0, strength_mm3 / 40.0) * min(1.0, volume_mm3 / 60.0)
+    return float(np.clip(c * (1.0 if pair else 0.8), 0.0, 1.0))
