@@ -73,21 +73,29 @@ class PhantomSource:
     def __call__(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         import SimpleITK as sitk
 
-        from .phantom import generate_roi
-
         c = self.choices(seed)
-        ct, labels, _ = generate_roi(seed, c["side"], spec=self.spec, protocol=c["protocol"],
+        ct, labels, _ = _generate_roi()(seed, c["side"], spec=self.spec, protocol=c["protocol"],
                                      pathologies=c["pathologies"])
         return (sitk.GetArrayFromImage(ct).astype(np.float32),
                 sitk.GetArrayFromImage(labels).astype(np.uint8))
 
 
+def _generate_roi():
+    """The phantom's ``generate_roi`` (falls back to its defining module if the package facade fails)."""
+    import importlib
+
+    try:
+        from .phantom import generate_roi
+    except (ImportError, RecursionError):
+        generate_roi = importlib.import_module(f"{__package__}.phantom.generate").generate_roi
+    return generate_roi
+
+
 def _available_pathologies() -> tuple[str, ...]:
     try:
-        from . import phantom
+        from .phantom.pathology import PATHOLOGIES as names
     except ImportError:
         return ()
-    names = getattr(phantom, "PATHOLOGIES", ())
     return tuple(sorted(names)) if names else ()
 
 
@@ -108,6 +116,7 @@ class TrainConfig:
     pool_size: int = 96
     pool_fill_minutes: float = 4.0
     pool_workers: int = 1
+    worker_duty: float = 0.4
     pool_refresh: bool = True
     cbct_fraction: float = 0.35
     pathology_rate: float = 0.25
@@ -127,6 +136,8 @@ class TrainConfig:
                              f"by {factor} (2**(levels-1)) and crop_vox <= box_size_vox")
         if not 1 <= self.n_validation <= VALIDATION_SEED_STOP - VALIDATION_SEED_START:
             raise ValueError(f"n_validation must be in 1..100, got {self.n_validation}")
+        if not 0.0 < self.worker_duty <= 1.0:
+            raise ValueError(f"worker_duty must be in (0, 1], got {self.worker_duty!r}")
         if self.pool_size < self.batch_size:
             raise ValueError(f"pool_size ({self.pool_size}) must be >= batch_size ({self.batch_size})")
 
@@ -156,8 +167,11 @@ class TrainResult:
 
 # ----------------------------------------------------------------------------- data
 
-def _worker_loop(source: SampleSource, seeds: list[int], out: "mp.Queue", stop: "mp.Event") -> None:
-    """Background process: generate samples for `seeds` (in order, cycling) until told to stop."""
+def _worker_loop(source: SampleSource, seeds: list[int], out: "mp.Queue", stop: "mp.Event", duty: float) -> None:
+    """Background process: generate samples for `seeds` (in order) until told to stop.
+
+    Sleeps between samples so that it uses about `duty` of one core, leaving the rest to training.
+    """
     import SimpleITK as sitk
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
@@ -166,7 +180,9 @@ def _worker_loop(source: SampleSource, seeds: list[int], out: "mp.Queue", stop: 
     while not stop.is_set():
         seed = seeds[i % len(seeds)]
         i += 1
+        t0 = time.monotonic()
         hu, labels = source(seed)
+        stop.wait((time.monotonic() - t0) * (1.0 / duty - 1.0))
         while not stop.is_set():
             try:
                 out.put((seed, hu.astype(np.int16), labels), timeout=1.0)
@@ -178,7 +194,8 @@ def _worker_loop(source: SampleSource, seeds: list[int], out: "mp.Queue", stop: 
 class SamplePool:
     """Samples kept in memory (HU as int16); a background process replaces random entries with new phantoms."""
 
-    def __init__(self, source: SampleSource, seeds: Iterator[int], *, size: int, workers: int, refresh: bool) -> None:
+    def __init__(self, source: SampleSource, seeds: Iterator[int], *, size: int, workers: int, refresh: bool,
+                 duty: float = 1.0) -> None:
         self.source = source
         self._seeds = seeds
         self.items: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -188,6 +205,7 @@ class SamplePool:
         self._stop = None
         self._size = size
         self._workers = workers if refresh else 0
+        self._duty = duty
 
     def fill(self, *, deadline: float) -> None:
         """Generate the initial pool in-process (stops early at `deadline`, keeping at least one batch)."""
@@ -205,7 +223,7 @@ class SamplePool:
         self._stop = ctx.Event()
         for _ in range(self._workers):
             seeds = [next(self._seeds) for _ in range(20_000)]
-            proc = ctx.Process(target=_worker_loop, args=(self.source, seeds, self._queue, self._stop),
+            proc = ctx.Process(target=_worker_loop, args=(self.source, seeds, self._queue, self._stop, self._duty),
                                daemon=True)
             proc.start()
             self._procs.append(proc)
@@ -372,7 +390,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
         val_samples = [source(s) for s in config.validation_seeds]
         seeds = (config.training_seed(k) for k in range(10**9))
         pool = SamplePool(source, seeds, size=config.pool_size, workers=config.pool_workers,
-                          refresh=config.pool_refresh)
+                          refresh=config.pool_refresh, duty=config.worker_duty)
         pool.fill(deadline=clock() + 60.0 * min(config.pool_fill_minutes, 0.25 * config.minutes))
         log.info("pool of %d samples ready after %.0f s", len(pool.items), clock() - start)
         pool.start_workers()

@@ -46,6 +46,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pool-fill-minutes", type=_positive_float, default=4.0, metavar="MIN",
                    help="at most this long generating the initial pool before training starts (default 4)")
     p.add_argument("--workers", type=int, default=1, help="background phantom generators (default 1; 0 = none)")
+    p.add_argument("--worker-duty", type=float, default=0.4, metavar="FRACTION",
+                   help="share of one core each generator may use, the rest is left to training (default 0.4)")
     p.add_argument("--cbct-fraction", type=float, default=0.35, help="share of cone-beam phantoms (default 0.35)")
     p.add_argument("--pathology-rate", type=float, default=0.25, help="share of pathological ears (default 0.25)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, crop_vox=args.crop, learning_rate=args.lr, n_validation=args.n_validation,
             validate_every_minutes=args.validate_every, pool_size=args.pool_size,
             pool_fill_minutes=args.pool_fill_minutes,
-            pool_workers=args.workers,
+            pool_workers=args.workers, worker_duty=args.worker_duty,
             cbct_fraction=args.cbct_fraction, pathology_rate=args.pathology_rate, threads=args.threads,
             max_iterations=args.max_iterations, name=args.name, version=args.model_version)
     except ValueError as exc:
