@@ -21,12 +21,11 @@ from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
-from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,
-                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleTest,
+                                           ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from InnerEarSegLogic import (REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters,  # noqa: F401
-                              ensureLibraryImportable)
+from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters
 from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath
 
 SIDES = ("right", "left")
@@ -83,11 +82,10 @@ def registerSampleData():
         category="Inner ear",
         sampleName="InnerEarPhantom",
         thumbnailFileName=str(icon),
-        uris=path.as_uri(),
+        uris=path.as_uri(),  # a local file: SampleData copies it into its cache (urllib reads file:// URIs)
         fileNames=path.name,
         nodeNames="InnerEarPhantom",
         checksums=f"SHA256:{slicer.util.computeChecksum('SHA256', str(path))}",
-        loadFileType="VolumeFile",
     )
 
 
@@ -229,7 +227,7 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
-        self.logic = InnerEarSegLogic(temporaryRoot=slicer.util.tempDirectory())
+        self.logic = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
@@ -567,7 +565,7 @@ class InnerEarSegTest(ScriptedLoadableModuleTest):
         ensureDependencies(pathlib.Path(__file__).parent / "Resources" / "requirements.txt")
         stages = []
         self.delayDisplay("Segmenting on the CPU")
-        logic = InnerEarSegLogic(temporaryRoot=slicer.util.tempDirectory())
+        logic = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath)
         segmentation = logic.process(volume, device="cpu", createModels=True,
                                      progress=lambda stage, fraction, message: stages.append(stage))
         self.assertIn("predict", stages)

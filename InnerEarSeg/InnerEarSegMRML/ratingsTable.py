@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 
-import slicer
 from InnerEarSegLib.review.ratings import RatingRecord, records_to_csv
 
 TABLE_NAME = "InnerEarSeg ratings"

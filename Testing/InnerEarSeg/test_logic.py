@@ -442,9 +442,7 @@ class KeepLabelsRunner:
 
 
 def small_phantom_ct():
-    """A full two-ear phantom CT, or a skip when the generator or the bundled model is not there yet."""
-    from InnerEarSegLib.model import default_model_path  # noqa: F401  (lead's bundled-model lookup)
-
+    """A full two-ear phantom CT, or a skip when the generator is not there yet."""
     try:
         from InnerEarSegLib.phantom import generate
         ct, labels, meta = generate(7)
