@@ -162,6 +162,9 @@ class SegmentationJob:
             if code != 0:
                 raise SegmentationFailed(f"the inner-ear segmentation failed (exit code {code}):\n"
                                          f"{errorSummary(self.handle.errorOutput())}")
+            if self.inputVolume.GetScene() is None:
+                raise SegmentationFailed(f"the input volume '{self.inputVolume.GetName()}' was removed from the "
+                                         f"scene during the segmentation; nothing was imported.")
             if self.progress is not None:
                 self.progress("import", 0.99, "creating segments and 3-D surfaces")
             node = importSegmentation(self.inputVolume, self.outputDir, self.outputSegmentation,

@@ -115,6 +115,7 @@ class FakeHandle:
             self.code = 1
             return
         ct = sitk.ReadImage(str(self.ct_path))
+        self.ct = ct
         self.labels = fake_labels_for(ct)
         self.out_dir.mkdir(parents=True)
         sitk.WriteImage(self.labels, str(self.out_dir / "labels.nii.gz"))
@@ -176,9 +177,15 @@ def test_a_volume_node_converts_to_the_same_lps_image_it_was_made_from(scene):
 
 def test_a_ct_becomes_ten_named_segments_matching_the_label_map_voxel_for_voxel(scene, tmp_path):
     runner = FakeRunner()
-    volume = add_volume_node(scene, small_ct(rotation_deg=(0.0, 0.0, 15.0)))
+    ct = small_ct(rotation_deg=(0.0, 0.0, 15.0))
+    volume = add_volume_node(scene, ct)
     stages = []
     seg = make_logic(tmp_path, runner).process(volume, progress=lambda s, f, m: stages.append(s))
+
+    written = runner.handles[0].ct  # what the process received: the CT in LPS, unchanged
+    np.testing.assert_allclose(written.GetOrigin(), ct.GetOrigin(), atol=1e-5)
+    np.testing.assert_allclose(written.GetDirection(), ct.GetDirection(), atol=1e-6)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(ct))
 
     assert stages[:3] == ["read", "locate", "predict"]
     segmentation = seg.GetSegmentation()
