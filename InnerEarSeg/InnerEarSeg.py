@@ -191,12 +191,11 @@ class InnerEarSegParameterNode:
     sigmaVoxels: Annotated[float, WithinRange(0.5, 6.0)] = 2.5
     otsu: bool = True
     removeIslands: bool = True
-    modelPath: pathlib.Path = pathlib.Path("")
+    modelPath: str = ""  # empty: the bundled model (bound by hand: the Path connector shows "." for empty)
 
     def segmentationParameters(self) -> SegmentationParameters:
-        model = str(self.modelPath) if str(self.modelPath) not in ("", ".") else None
-        return SegmentationParameters(modelPath=model, gaussian=self.gaussian, sigmaVoxels=self.sigmaVoxels,
-                                      otsu=self.otsu, removeIslands=self.removeIslands)
+        return SegmentationParameters(modelPath=self.modelPath.strip() or None, gaussian=self.gaussian,
+                                      sigmaVoxels=self.sigmaVoxels, otsu=self.otsu, removeIslands=self.removeIslands)
 
 
 #
@@ -231,6 +230,7 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self._onModelPathChanged)
         self.ui.progressBar.setVisible(False)
         self._setupReview()
         self.initializeParameterNode()
@@ -284,7 +284,13 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
             self._checkCanApply()
 
+    def _onModelPathChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.modelPath != path:
+            self._parameterNode.modelPath = path
+
     def _checkCanApply(self, caller=None, event=None) -> None:
+        if self._parameterNode and self.ui.modelPathLineEdit.currentPath != self._parameterNode.modelPath:
+            self.ui.modelPathLineEdit.currentPath = self._parameterNode.modelPath
         if self._job is not None:
             return
         ready = bool(self._parameterNode and self._parameterNode.inputVolume)
