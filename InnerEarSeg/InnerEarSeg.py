@@ -26,13 +26,13 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 
 from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters
+from InnerEarSegMRML.dependencies import DependencyError, ensureDependencies
 from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath
 
 SIDES = ("right", "left")
 STRUCTURE_KEYS = ("cochlea", "vestibule", "superior", "lateral", "posterior")
 STRUCTURE_NAMES = {"cochlea": "cochlea", "vestibule": "vestibule", "superior": "superior canal",
                    "lateral": "lateral canal", "posterior": "posterior canal"}
-TORCH_REQUIREMENT = ">=2.1"
 
 
 #
@@ -94,85 +94,6 @@ def loadTerminology():
     logic = slicer.modules.terminologies.logic()
     if TERMINOLOGY_PATH.is_file():
         logic.LoadTerminologyFromFile(str(TERMINOLOGY_PATH))
-
-
-#
-# Dependencies (asked once, on the first run; never at import time)
-#
-class DependencyError(RuntimeError):
-    """A Python package the segmentation needs is missing and could not be installed."""
-
-
-def ensureDependencies(requirementsPath: pathlib.Path) -> None:
-    """torch from the PyTorch extension, the rest with pip; raises DependencyError saying how to fix it."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        try:
-            import PyTorchUtils
-        except ImportError:
-            raise DependencyError(_(
-                "The 'PyTorch' extension is not installed. Open View > Extensions Manager, install 'PyTorch', "
-                "restart Slicer and click 'Segment inner ear' again.")) from None
-        torchLogic = PyTorchUtils.PyTorchUtilsLogic()
-        if not torchLogic.torchInstalled():
-            torch = torchLogic.installTorch(askConfirmation=True, torchVersionRequirement=TORCH_REQUIREMENT)
-            if torch is None:
-                raise DependencyError(_(
-                    "PyTorch was not installed (declined or failed). Install it from the PyTorch Utils module "
-                    "(Utilities > PyTorch Utils > Install PyTorch), then try again. Without a GPU the CPU "
-                    "build works too.")) from None
-    packaging = getattr(slicer, "packaging", None)
-    try:
-        if packaging is not None and hasattr(packaging, "pip_ensure"):  # Slicer >= 5.11
-            packaging.pip_ensure(packaging.load_requirements(str(requirementsPath)),
-                                 skip_packages=["SimpleITK", "torch"], requester="InnerEarSeg")
-        else:
-            _pipInstallMissing(requirementsPath)
-    except DependencyError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pip errors come in many types; say which packages failed
-        raise DependencyError(_(
-            "Installing the Python packages listed in {path} failed: {error}\n\nCheck the internet connection "
-            "(or a proxy), then try again; or install them from the Python console with "
-            "slicer.util.pip_install(...).").format(path=requirementsPath, error=exc)) from exc
-
-
-def _missingRequirements(requirementsPath: pathlib.Path) -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from packaging.requirements import Requirement
-
-    missing = []
-    for line in requirementsPath.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        requirement = Requirement(line)
-        if requirement.name.lower() in ("simpleitk", "torch", "numpy", "vtk"):
-            continue
-        try:
-            if version(requirement.name) in requirement.specifier:
-                continue
-        except PackageNotFoundError:
-            pass
-        missing.append(str(requirement))
-    return missing
-
-
-def _pipInstallMissing(requirementsPath: pathlib.Path) -> None:
-    """Slicer < 5.11: one confirmation, then slicer.util.pip_install of what is missing."""
-    missing = _missingRequirements(requirementsPath)
-    if not missing:
-        return
-    if not slicer.util.confirmOkCancelDisplay(
-            _("InnerEarSeg needs these Python packages, which will be downloaded and installed now:\n\n{packages}"
-              "\n\nSlicer's own packages are not changed.").format(packages="\n".join(missing)),
-            windowTitle=_("Install Python packages")):
-        raise DependencyError(_("Installation declined: {packages} are needed to segment.").format(
-            packages=", ".join(missing)))
-    with slicer.util.WaitCursor():
-        slicer.util.pip_install(missing)
 
 
 #
