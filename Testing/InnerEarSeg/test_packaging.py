@@ -1,0 +1,63 @@
+"""Static checks of the Slicer extension's packaging and GUI wiring (no Slicer needed)."""
+from __future__ import annotations
+
+import ast
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / "InnerEarSeg"
+UI = MODULE / "Resources" / "UI" / "InnerEarSeg.ui"
+
+
+def test_the_module_cmakelists_installs_every_file_of_the_module_folder():
+    cmake = (MODULE / "CMakeLists.txt").read_text()
+    listed = set(re.findall(r"^\s+([\w${}/.]+\.(?:py|ui|png|json|txt))\s*$", cmake, re.M))
+    listed = {f.replace("${MODULE_NAME}", "InnerEarSeg") for f in listed}
+    shipped = {str(p.relative_to(MODULE)) for p in MODULE.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and p.name != "CMakeLists.txt"}
+    assert shipped <= listed, f"not installed: {sorted(shipped - listed)}"
+    assert "WITH_GENERIC_TESTS" in cmake and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in cmake
+    for shared in ("InnerEarSegLib/*.py", "Resources/Models/*.safetensors", "Resources/Models/*.json",
+                   "Resources/SampleData/*.nrrd"):
+        assert shared in cmake
+
+
+def test_the_extension_depends_on_pytorch_and_has_a_valid_catalog_entry():
+    top = (REPO / "CMakeLists.txt").read_text()
+    assert 'set(EXTENSION_DEPENDS "PyTorch")' in top and "add_subdirectory(InnerEarSeg)" in top
+    entry = json.loads((REPO / "InnerEarSeg.json").read_text())
+    assert entry["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.2.json#")
+    assert entry["category"] == "Segmentation" and entry["scm_url"].startswith("https://")
+    assert entry["build_dependencies"] == ["PyTorch"] and entry["dicom_support_rule"] == "Modality == 'CT'"
+    assert entry["tier"] in (1, 3, 5)
+
+
+def test_the_icon_is_128_by_128():
+    from PIL import Image
+
+    with Image.open(MODULE / "Resources" / "Icons" / "InnerEarSeg.png") as icon:
+        assert icon.size == (128, 128)
+
+
+def parameter_node_fields() -> set[str]:
+    tree = ast.parse((MODULE / "InnerEarSeg.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "InnerEarSegParameterNode")
+    return {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+
+
+def test_every_bound_widget_names_a_parameter_and_every_widget_the_code_uses_exists():
+    root = ET.parse(UI).getroot()
+    bound = {p.find("string").text for p in root.iter("property") if p.get("name") == "SlicerParameterName"}
+    fields = parameter_node_fields()
+    assert bound <= fields, f"bound to unknown parameters: {bound - fields}"
+    assert fields - bound == {"modelPath"}  # bound by hand in the widget
+    names = {w.get("name") for w in root.iter("widget")}
+    source = (MODULE / "InnerEarSeg.py").read_text()
+    used = set(re.findall(r"self\.ui\.(\w+)", source))
+    for side in ("right", "left"):
+        used |= {f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel"}
+        used |= {f"{side}_{key}Button" for key in ("cochlea", "vestibule", "superior", "lateral", "posterior")}
+    assert used <= names, f"missing in the .ui: {used - names}"
