@@ -508,3 +508,16 @@ def test_slicers_module_scanner_can_instantiate_the_logic_file_as_a_hidden_modul
     parent = ModuleStandIn()
     InnerEarSegLogic(parent)
     assert parent.hidden is True and parent.title
+
+
+def test_post_processing_switches_become_cli_options_and_bad_sigma_is_refused():
+    from InnerEarSegLogic import errorSummary
+
+    assert SegmentationParameters().cliArguments() == []
+    assert SegmentationParameters(sigmaVoxels=1.5, removeIslands=False).cliArguments() == ["--sigma", "1.5",
+                                                                                          "--no-islands"]
+    with pytest.raises(ValueError, match="sigmaVoxels must be a positive number"):
+        SegmentationParameters(sigmaVoxels=0.0)
+    stderr = "Traceback (most recent call last):\n  File x\nInputError: spacing 0 mm\n"
+    assert errorSummary(stderr) == "InputError: spacing 0 mm"
+    assert errorSummary("") == "(the process printed no message)"
