@@ -59,7 +59,7 @@ class LocateOptions:
     """Tuning of :func:`locate_ears`. The defaults fit MDCT and cone-beam temporal-bone/head CT."""
 
     coarse_spacing_mm: float = 1.0
-    max_coarse_voxels: int = 9_000_000
+    max_coarse_voxels: int = 6_000_000
     dense_fraction: float = 0.55
     soft_fraction: float = 0.42
     enclosure_radius_mm: float = 6.0
@@ -74,6 +74,9 @@ class LocateOptions:
     capsule_fraction: float = 0.8
     capsule_soft_fraction: float = 0.5
     min_pocket_mm3: float = 15.0
+    #: Labyrinth bounding-box centre minus the enclosed fluid's centroid, in mm along (lateral,
+    #: posterior, superior); measured on phantoms (benchmarks/bench_locate.py).
+    centroid_to_centre_mm: tuple[float, float, float] = (0.9, 0.9, 2.3)
 
 
 # ---------------------------------------------------------------------------------------------- public
@@ -114,14 +117,18 @@ def locate_ears(image: sitk.Image, *, progress: ProgressCallback | None = None,
                          "the ear's centre by hand (--roi-center X Y Z --roi-side left|right, or a markup in Slicer).")
     report("locate", 0.6, f"{len(peaks)} candidate(s); choosing the ears")
     chosen = _choose_ears(peaks, options)
+    if len(chosen) == 2:
+        sides = [_side_of_pair(c, [p for p, _ in chosen]) for c, _ in chosen]
+    else:
+        sides = [_side_of_lone_ear(grid, values, chosen[0][0])]
     locations = []
-    for i, (centre, strength) in enumerate(chosen):
-        report("locate", 0.6 + 0.35 * i / len(chosen), "refining the centre")
-        refined, volume_mm3 = _refine_centre(image, centre, levels, options)
-        side = _side_of_pair(refined, [c for c, _ in chosen]) if len(chosen) == 2 else _side_of_lone_ear(
-            grid, values, refined)
+    for i, ((peak, strength), side) in enumerate(zip(chosen, sides)):
+        report("locate", 0.6 + 0.35 * i / len(chosen), f"refining the {side.value} ear's centre")
+        centroid, volume_mm3 = _refine_centre(image, peak, levels, options)
+        lateral = 1.0 if side is Side.LEFT else -1.0
+        centre = centroid + np.asarray(options.centroid_to_centre_mm) * (lateral, 1.0, 1.0)
         confidence = _confidence(strength, volume_mm3, pair=len(chosen) == 2)
-        locations.append(EarLocation(side, tuple(float(v) for v in refined), confidence, "auto"))
+        locations.append(EarLocation(side, tuple(float(v) for v in centre), confidence, "auto"))
     locations.sort(key=lambda loc: loc.side is Side.LEFT)
     if len(locations) == 2 and locations[0].side == locations[1].side:
         raise InputError("two candidate ears were found on the same side; give the centres by hand (--roi-center).")
@@ -311,7 +318,8 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
 
     The walls must reach the otic capsule's density (a fraction of the window's brightest bone), which
     drops the internal auditory canal and middle-ear spaces whose walls are ordinary petrous bone.
-    The centre is the middle of the pocket's (trimmed) bounding box, as the phantom defines it.
+    Returns the pocket's centroid; :func:`locate_ears` adds the mean offset from the centroid to the
+    centre of the labyrinth's bounding box (the cochlea makes the centroid sit low and antero-medial).
     """
     s = options.refine_spacing_mm
     n = int(round(2 * options.refine_half_width_mm / s)) + 1
@@ -330,10 +338,8 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
             break
     if not mask.any():
         return centre, 0.0
-    idx = np.argwhere(mask)[:, ::-1].astype(float)  # (x, y, z) indices
-    low, high = np.percentile(idx, [2, 98], axis=0)
-    mid = (low + high) / 2
-    refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(mid.tolist()))
+    com_zyx = np.argwhere(mask).mean(axis=0)
+    refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(com_zyx[::-1].tolist()))
     return refined, float(mask.sum() * s**3)
 
 

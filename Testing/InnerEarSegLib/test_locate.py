@@ -144,3 +144,17 @@ def test_user_box_is_reduced_to_its_centre_and_given_side_wins():
 def test_bad_user_location_is_refused_naming_the_problem(centre, side, message):
     with pytest.raises(ValueError, match=message):
         user_location(centre, side=side)
+
+
+# ------------------------------------------------------------------------------------ phantom cases
+phantom = pytest.importorskip("InnerEarSegLib.phantom")
+
+
+@pytest.mark.parametrize("seed, side, protocol", [(11, Side.LEFT, "mdct"), (12, Side.RIGHT, "cbct")])
+def test_phantom_ear_in_a_small_field_of_view_is_found_within_2_mm_with_its_side(seed, side, protocol):
+    from InnerEarSegLib.phantom.generate import generate_roi
+
+    ct, _, meta = generate_roi(seed, side, protocol=protocol)
+    (location,) = locate_ears(ct)
+    assert location.side is side
+    assert np.linalg.norm(np.asarray(location.centre_lps_mm) - meta["labyrinth_centre_lps_mm"]) <= 2.0
