@@ -1,0 +1,54 @@
+"""The one typed parameter object of a segmentation job, shared by the API, the CLI, Slicer and the report."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .labels import Side
+from .postprocess import PostprocessOptions
+
+MESH_FORMATS = ("stl", "obj", "ply", "vtp")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RoiHint:
+    """A user-given ear centre (LPS, mm) that replaces automatic location for that ear."""
+
+    centre_lps_mm: tuple[float, float, float]
+    side: Side | None = None  # None: decided from the image mid-line
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """Everything that changes what :func:`InnerEarSegLib.segment` does.
+
+    Parameters
+    ----------
+    model_path : path of a model package (``.safetensors`` with its ``.json`` manifest); None = bundled model.
+    device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    roi : user-given ear centres; when given, automatic location is skipped.
+    postprocess : post-processing switches.
+    meshes : build one closed surface per structure and ear.
+    mesh_format : file format of the meshes written by the CLI.
+    """
+
+    model_path: Path | None = None
+    device: str = "auto"
+    roi: tuple[RoiHint, ...] = ()
+    postprocess: PostprocessOptions = field(default_factory=PostprocessOptions)
+    meshes: bool = True
+    mesh_format: str = "stl"
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.mesh_format not in MESH_FORMATS:
+            raise ValueError(f"mesh_format must be one of {MESH_FORMATS}, got {self.mesh_format!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model_path"] = str(self.model_path) if self.model_path else None
+        d["roi"] = [{"centre_lps_mm": list(r.centre_lps_mm), "side": r.side.value if r.side else None}
+                    for r in self.roi]
+        return d

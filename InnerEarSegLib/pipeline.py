@@ -1,0 +1,269 @@
+"""The whole job as one function: read -> locate -> extract -> predict -> postprocess -> place ->
+surface -> assess. Writing files is separate (:mod:`InnerEarSegLib.outputs`), so the Slicer module,
+the CLI and the tests share this code and decide themselves what to persist.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .box import BoxSpec, EarBox, array_to_box_image, make_ear_box, place_box_labels
+from .labels import STRUCTURES, Side, Structure
+from .options import SegmentOptions
+from .progress import CancelToken, ProgressCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+#: Share of the whole job (fraction at the *end* of each stage) for the progress bar.
+STAGE_END_FRACTION = {"read": 0.05, "locate": 0.12, "load": 0.18, "predict": 0.70, "postprocess": 0.78,
+                      "place": 0.82, "surface": 0.92, "assess": 0.98}
+
+
+@dataclass(frozen=True)
+class EarResult:
+    """One ear: where it was found, its box, the labels on the box grid (per-ear 1-5) and what was measured."""
+
+    side: Side
+    centre_lps_mm: tuple[float, float, float]
+    confidence: float
+    source: str
+    box: EarBox
+    labels_box: np.ndarray  # uint8 (z, y, x) on the box grid, per-ear values 0-5
+    volumes_mm3: dict[str, float]
+    meshes: dict[str, object] = field(default_factory=dict)  # structure key -> vtkPolyData (world LPS mm)
+    assessment: object | None = None  # InnerEarSegLib.assess EarAssessment
+
+    def labels_image(self) -> sitk.Image:
+        """The per-ear labels as an image on the (possibly mirrored) box grid, in world space."""
+        return array_to_box_image(self.labels_box, self.box)
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Everything :func:`segment` produced. ``label_image`` holds both ears (right 1-5, left 11-15)."""
+
+    label_image: sitk.Image
+    ears: tuple[EarResult, ...]
+    timings_s: dict[str, float]
+    device: str
+    model: dict
+    input_info: dict
+    options: SegmentOptions
+
+
+@contextmanager
+def _timed(stage: str, timings: dict[str, float]):
+    t0 = time.perf_counter()
+    yield
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+
+
+#: File stem of the bundled model in ``Resources/Models``.
+BUNDLED_MODEL = "innerear_unet3d_v1"
+
+
+def default_model_path() -> Path:
+    """The bundled model's manifest, ``Resources/Models/<BUNDLED_MODEL>.json``.
+
+    Looked for beside the package: ``<repo>/Resources/Models`` in a source tree, and
+    ``<module dir>/Resources/Models`` inside an installed Slicer extension.
+    """
+    from .errors import ModelError
+
+    here = Path(__file__).resolve().parent
+    candidates = [here.parent / "Resources" / "Models", here.parent / "InnerEarSeg" / "Resources" / "Models",
+                  here / "Resources" / "Models"]
+    for folder in candidates:
+        manifest = folder / f"{BUNDLED_MODEL}.json"
+        if manifest.is_file():
+            return manifest
+    raise ModelError(f"the bundled model {BUNDLED_MODEL}.json was not found in any of "
+                     f"{[str(c) for c in candidates]}; reinstall InnerEarSeg or pass --model PATH")
+
+
+def segment(
+    image: sitk.Image | str | Path,
+    options: SegmentOptions | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    *,
+    predictor=None,
+) -> SegmentationResult:
+    """Segment both inner ears of a CT.
+
+    Parameters
+    ----------
+    image : a SimpleITK image in HU, or a path (NIfTI, NRRD, MHA, or a DICOM folder).
+    options : what to do (model, device, ROI, post-processing); defaults to the bundled model on ``auto``.
+    progress : callback ``(stage, fraction, message)``.
+    cancel : checked between stages and between ears; raises :class:`~InnerEarSegLib.progress.Cancelled`.
+    predictor : an already built predictor (skips model loading; used by benchmarks and tests).
+
+    Returns
+    -------
+    SegmentationResult
+
+    Raises
+    ------
+    InputError : the image cannot be used (the message says why and what to do).
+    ModelError : the model package is missing, corrupt or incompatible.
+    Cancelled : the cancel token was set.
+    """
+    from .imageio import read_image, validate_ct
+
+    options = options or SegmentOptions()
+    cancel = cancel or CancelToken()
+    timings: dict[str, float] = {}
+
+    def report(stage: str, message: str, within: float = 1.0) -> None:
+        stages = list(STAGE_END_FRACTION)
+        start = STAGE_END_FRACTION[stages[stages.index(stage) - 1]] if stages.index(stage) else 0.0
+        progress(stage, start + within * (STAGE_END_FRACTION[stage] - start), message)
+
+    with _timed("read", timings):
+        report("read", "reading and checking the CT", 0.0)
+        source = None
+        if not isinstance(image, sitk.Image):
+            source = str(image)
+            image = read_image(image)
+        validate_ct(image)
+    input_info = _describe_input(image, source)
+    cancel.raise_if_cancelled()
+
+    with _timed("locate", timings):
+        report("locate", "finding the inner ears", 0.0)
+        locations = _locate(image, options)
+        report("locate", f"found {len(locations)} ear(s): " + ", ".join(l.side.value for l in locations))
+    cancel.raise_if_cancelled()
+
+    with _timed("load", timings):
+        if predictor is None:
+            predictor = _build_predictor(options)
+        manifest = predictor.manifest
+        spec = BoxSpec(size_vox=int(manifest.box_size_vox), spacing_mm=float(manifest.spacing_mm))
+        report("load", f"model {manifest.name} {manifest.version} on {predictor.device}")
+    cancel.raise_if_cancelled()
+
+    boxes = [make_ear_box(loc.centre_lps_mm, loc.side, spec) for loc in locations]
+    probabilities = []
+    with _timed("predict", timings):
+        for i, box in enumerate(boxes):
+            report("predict", f"{box.side.value} ear: running the network", i / len(boxes))
+            probabilities.append(predictor.predict(image, box, cancel=cancel))
+            cancel.raise_if_cancelled()
+        report("predict", "network done")
+
+    with _timed("postprocess", timings):
+        labels_per_ear = [_postprocess_ear(p, box, manifest, options) for p, box in zip(probabilities, boxes)]
+        report("postprocess", "Gaussian + Otsu foreground, structure labels, islands removed")
+    cancel.raise_if_cancelled()
+
+    with _timed("place", timings):
+        placed = place_box_labels([(box, _two_ear_values(lab, box.side)) for box, lab in zip(boxes, labels_per_ear)])
+        report("place", "labels placed in world space")
+
+    ears = []
+    for loc, box, lab in zip(locations, boxes, labels_per_ear):
+        vox_mm3 = spec.spacing_mm ** 3
+        volumes = {s.key: float(np.count_nonzero(lab == s) * vox_mm3) for s in STRUCTURES}
+        ears.append(EarResult(loc.side, tuple(loc.centre_lps_mm), float(loc.confidence), loc.source, box, lab,
+                              volumes))
+
+    if options.meshes:
+        with _timed("surface", timings):
+            ears = [_with_meshes(ear) for ear in ears]
+            report("surface", "smoothed closed surfaces built")
+        cancel.raise_if_cancelled()
+
+    with _timed("assess", timings):
+        ears = [_with_assessment(ear) for ear in ears]
+        report("assess", "per-structure completeness and suggested Likert score")
+
+    return SegmentationResult(
+        label_image=placed,
+        ears=tuple(ears),
+        timings_s={k: round(v, 4) for k, v in timings.items()},
+        device=str(predictor.device),
+        model=_model_summary(predictor),
+        input_info=input_info,
+        options=options,
+    )
+
+
+def _model_summary(predictor) -> dict:
+    m = predictor.manifest
+    return {"name": m.name, "version": m.version, "architecture": m.architecture,
+            "sha256": m.weights_sha256, "labels": {str(k): v for k, v in m.labels.items()},
+            "spacing_mm": m.spacing_mm, "box_size_vox": m.box_size_vox}
+
+
+def _describe_input(image: sitk.Image, source: str | None) -> dict:
+    return {
+        "path": source,
+        "size_xyz": list(image.GetSize()),
+        "spacing_mm_xyz": [round(float(s), 6) for s in image.GetSpacing()],
+        "origin_lps_mm": [round(float(s), 4) for s in image.GetOrigin()],
+        "direction": [round(float(s), 6) for s in image.GetDirection()],
+    }
+
+
+def _locate(image: sitk.Image, options: SegmentOptions):
+    from .locate import locate_ears, user_location
+
+    if options.roi:
+        return [user_location(r.centre_lps_mm, side=r.side, image=image) for r in options.roi]
+    return locate_ears(image)
+
+
+def _build_predictor(options: SegmentOptions):
+    from .model.device import resolve_device
+    from .model.package import load_model_package
+    from .model.predictor import build_predictor
+
+    loaded = load_model_package(options.model_path or default_model_path())
+    return build_predictor(loaded, resolve_device(options.device))
+
+
+def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: SegmentOptions) -> np.ndarray:
+    """Per-ear labels 0-5 on the box grid; a binary (labyrinth-only) model is split into structures geometrically."""
+    from .postprocess import postprocess
+
+    labels = postprocess(probabilities, options=options.postprocess, spacing_mm=box.spec.spacing_mm)
+    if manifest.is_binary:
+        from .assess.split import split_labyrinth
+
+        labels = split_labyrinth(labels > 0, (box.spec.spacing_mm,) * 3)
+    return labels.astype(np.uint8)
+
+
+def _two_ear_values(labels: np.ndarray, side: Side) -> np.ndarray:
+    out = labels.astype(np.uint8).copy()
+    out[out > 0] += side.label_offset
+    return out
+
+
+def _with_meshes(ear: EarResult) -> EarResult:
+    from dataclasses import replace
+
+    from .surface import structure_surfaces
+
+    by_value = structure_surfaces(ear.labels_image(), {int(s): s.key for s in STRUCTURES})
+    return replace(ear, meshes={Structure(v).key: mesh for v, mesh in by_value.items()})
+
+
+def _with_assessment(ear: EarResult) -> EarResult:
+    from dataclasses import replace
+
+    from .assess import assess_ear
+
+    assessment = assess_ear(ear.labels_box, (ear.box.spec.spacing_mm,) * 3, side=ear.side)
+    return replace(ear, assessment=assessment)
+
+
+__all__ = ["segment", "SegmentationResult", "EarResult", "default_model_path", "Structure"]
