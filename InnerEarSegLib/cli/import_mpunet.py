@@ -21,6 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="class names after background, comma-separated (default for 2 classes: labyrinth)")
     p.add_argument("--sum-fusion", action="store_true",
                    help="sum the views instead of using the learned fusion weights (mpunet --sum_fusion)")
+    p.add_argument("--sampling-centre", choices=("box", "image"), default="box",
+                   help="centre the view planes on each ear box (default) or on the image centre as mpunet does")
     p.set_defaults(func=run)
     return p
 
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from ..mpunet.importer import import_project
 
     manifest = import_project(args.project_dir, args.output, name=args.name, version=args.model_version,
-                              labels=parse_labels(args.labels), sum_fusion=args.sum_fusion)
+                              labels=parse_labels(args.labels), sum_fusion=args.sum_fusion,
+                              sampling_centre=args.sampling_centre)
     p = manifest.architecture_params
     print(f"imported {manifest.name}: {p['n_classes']} classes, {len(p['views_ras'])} views, dim {p['dim']}, "
           f"span {p['real_space_span_mm']} mm, complexity factor {p['complexity_factor']}, "

@@ -32,8 +32,10 @@ def default_labels(n_classes: int) -> dict[int, str]:
     return {0: "background", **{k: f"class_{k}" for k in range(1, n_classes)}}
 
 
-def architecture_params(project: MPUNetProject) -> dict:
+def architecture_params(project: MPUNetProject, *, sampling_centre: str = "box") -> dict:
     """The JSON-able ``architecture_params`` of the manifest for ``project``."""
+    if sampling_centre not in ("box", "image"):
+        raise ValueError(f"sampling_centre must be 'box' or 'image', got {sampling_centre!r}")
     return {
         "n_classes": project.n_classes,
         "n_channels": project.n_channels,
@@ -46,6 +48,7 @@ def architecture_params(project: MPUNetProject) -> dict:
         "scaler": project.scaler,
         "scaler_fit_above_bg": project.scaler_fit_above_bg,
         "fusion": "sum" if project.fusion_path is None else "learned",
+        "sampling_centre": sampling_centre,
         "mpunet_version": project.version,
         "source_weights": project.weights_path.name,
         "source_fusion_weights": None if project.fusion_path is None else project.fusion_path.name,
@@ -84,7 +87,7 @@ def convert_project(project: MPUNetProject) -> dict[str, torch.Tensor]:
 
 def import_project(project_dir: str | Path, output: str | Path, *, name: str | None = None,
                    version: str = "1", labels: dict[int, str] | None = None, sum_fusion: bool = False,
-                   spec: BoxSpec | None = None):
+                   spec: BoxSpec | None = None, sampling_centre: str = "box"):
     """Import an mpunet project folder as ``output`` (``.safetensors`` + sibling ``.json`` manifest).
 
     Parameters
@@ -101,6 +104,8 @@ def import_project(project_dir: str | Path, output: str | Path, *, name: str | N
         Ignore the fusion weights and sum the views.
     spec : BoxSpec, optional
         The per-ear box the predictor fills (96^3 at 0.3 mm by default).
+    sampling_centre : {"box", "image"}
+        Centre the planes on each ear box (default) or on the image centre as mpunet does.
 
     Returns
     -------
@@ -124,7 +129,7 @@ def import_project(project_dir: str | Path, output: str | Path, *, name: str | N
     output = Path(output)
     if output.suffix != ".safetensors":
         output = output / f"{name}.safetensors"
-    params = architecture_params(project)
+    params = architecture_params(project, sampling_centre=sampling_centre)
     manifest = ModelManifest(
         name=name, version=str(version), architecture=ARCHITECTURE, architecture_params=params, labels=labels,
         spacing_mm=spec.spacing_mm, box_size_vox=spec.size_vox,

@@ -47,6 +47,7 @@ class MPUNetParams:
     scaler: str | None = "RobustScaler"
     scaler_fit_above_bg: bool = False
     fusion: str = "learned"
+    sampling_centre: str = "box"
 
     @classmethod
     def from_dict(cls, params: dict) -> "MPUNetParams":
@@ -56,6 +57,8 @@ class MPUNetParams:
             raise ModelError(f"mpunet manifest: architecture_params lacks {missing}; re-import the project")
         kw = {k: v for k, v in params.items() if k in known}
         kw["views_ras"] = tuple(tuple(float(x) for x in v) for v in params["views_ras"])
+        if kw.get("sampling_centre", "box") not in ("box", "image"):
+            raise ModelError(f"mpunet manifest: sampling_centre must be 'box' or 'image', got {kw['sampling_centre']!r}")
         return cls(**kw)
 
 
@@ -74,6 +77,12 @@ class MPUNetPredictor:
         ``"cpu"`` or ``"cuda"``.
     batch_size : int, optional
         Slices per network call (default 16 on a GPU, 4 on a CPU).
+
+    Notes
+    -----
+    ``params.sampling_centre`` chooses where the planes of an ear box are centred: ``"box"`` (default,
+    the ear sits mid-slice whatever the field of view) or ``"image"`` (mpunet's own behaviour: the
+    same planes as a whole-scan run, evaluated only where the box needs them).
     """
 
     def __init__(self, net: MPUNet2D, params: MPUNetParams, *, fusion_weight=None, fusion_bias=None,
@@ -94,14 +103,17 @@ class MPUNetPredictor:
     def predict(self, image: sitk.Image, box: EarBox, *, cancel=None, progress=None) -> np.ndarray:
         """Class probabilities ``(n_classes, Z, Y, X)`` float32 on the box grid (box voxel centres in world).
 
-        Planes are sampled around ``box.centre_lps_mm`` from the original (unmirrored) image; a
-        right-ear box's mirrored grid is handled by its own ``index_to_lps_mm``.
+        Planes are sampled around ``box.centre_lps_mm`` (or the image centre, see Notes of the class)
+        from the original (unmirrored) image; a right-ear box's mirrored grid is handled by its own
+        ``index_to_lps_mm``.
         """
         shape = box.spec.shape_zyx
         idx = np.indices(shape).reshape(3, -1).T
         points = torch.as_tensor(box.index_to_lps_mm(idx), dtype=torch.float64)
-        probs = self._predict_points(image, [points], centre_lps_mm=box.centre_lps_mm, cancel=cancel,
-                                     progress=progress)
+        centre = box.centre_lps_mm
+        if self.params.sampling_centre == "image":
+            centre = VolumeGeometry.of(image).centre_lps_mm
+        probs = self._predict_points(image, [points], centre_lps_mm=centre, cancel=cancel, progress=progress)
         return probs.reshape((self.n_classes,) + tuple(shape))
 
     def predict_volume(self, image: sitk.Image, *, cancel=None, progress=None) -> np.ndarray:

@@ -59,12 +59,12 @@ def _inside(points, centre):
     return (((points - centre) / SEMI_AXES_MM) ** 2).sum(-1) <= 1
 
 
-def _threshold_predictor(image, **kw):
+def _threshold_predictor(image, sampling_centre="box", **kw):
     views = np.random.default_rng(0).normal(size=(6, 3))
     views[:, 2] = np.abs(views[:, 2])
     params = MPUNetParams(n_classes=2, dim=64, real_space_span_mm=32.0,
                           views_ras=tuple(map(tuple, views / np.linalg.norm(views, axis=1, keepdims=True))),
-                          complexity_factor=0.01, fusion="sum")
+                          complexity_factor=0.01, fusion="sum", sampling_centre=sampling_centre)
     scaling = fit_intensity_scaling(sitk.GetArrayViewFromImage(image), scaler=params.scaler, bg=params.bg_value)
     return MPUNetPredictor(ThresholdNet((0.0 - scaling.center) / scaling.scale), params, batch_size=48, **kw)
 
@@ -125,3 +125,16 @@ def test_imported_project_predicts_probabilities_on_a_box_and_announces_its_dura
     np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
     assert any("expected about" in r.getMessage() for r in caplog.records)
     assert any("expected about" in m for m in messages[:2])
+
+
+def test_image_centred_sampling_gives_the_box_the_same_answer_as_the_whole_scan_run(oblique_ct):
+    image, centre = oblique_ct
+    box = make_ear_box(centre, Side.LEFT)
+    predictor = _threshold_predictor(image, sampling_centre="image")
+    from_box = predictor.predict(image, box)[1] > 0.5
+    whole = predictor.predict_volume(image)[1].astype(np.float32)
+    whole_image = sitk.GetImageFromArray(whole)
+    whole_image.CopyInformation(image)
+    on_box = sitk.GetArrayFromImage(sitk.Resample(whole_image, box.reference_image(), sitk.Transform(),
+                                                  sitk.sitkNearestNeighbor, 0.0)) > 0.5
+    assert np.mean(from_box == on_box) > 0.98
