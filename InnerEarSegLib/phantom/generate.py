@@ -98,7 +98,7 @@ def generate_roi(seed: int, side: Side, *, spec: BoxSpec = BoxSpec(), protocol: 
     frac = ear.labyrinth.params.get("fov_cut_fraction")
     z_cut = fov_cut_z_mm(ear, frac) if frac else None
     grid = _roi_grid(box, phys, stream(seed, "fov"), z_cut)
-    hu, _ = render(grid, scene)
+    hu, _, _ = render(grid, scene)
     hu = apply_physics(hu, grid, phys, isocentre_world_mm=scene.head_origin_world_mm,
                        rng=np.random.default_rng(phys["seed"]))
     ct_box = resample_to_box(grid.image(hu), box)
@@ -133,3 +133,135 @@ def _cut_labels(labels: np.ndarray, box, z_cut: float) -> np.ndarray:
     out = labels.copy()
     out[z_world > z_cut] = 0
     return out
+
+
+FOVS = ("both", "left", "right")
+
+
+def _assign_pathologies(seed: int, pathologies, sides) -> dict[Side, list[str]]:
+    """Per-ear pathology lists: ``name@left`` / ``name@right`` pins an ear, otherwise a seeded random ear."""
+    rng = stream(seed, "pathology")
+    out: dict[Side, list[str]] = {s: [] for s in sides}
+    for spec in pathologies:
+        name, _, where = str(spec).partition("@")
+        parse_pathology(name)
+        if where:
+            try:
+                side = Side(where)
+            except ValueError:
+                raise ValueError(f"pathology {spec!r}: the ear after '@' must be 'left' or 'right'") from None
+            if side not in out:
+                raise ValueError(f"pathology {spec!r}: the {side.value} ear is not in the field of view")
+        else:
+            side = sides[int(rng.integers(0, len(sides)))]
+        out[side].append(name)
+    return out
+
+
+def _full_grid(scene, phys: dict, fov: str, matrix: int, slices: int, rng: np.random.Generator) -> Grid:
+    """Axial scanner grid: `matrix` x `matrix` x `slices`, centred on the ear(s) with a random shift."""
+    centres = {e.side: np.asarray(to_world(e, e.labyrinth.centre_mm)) for e in scene.ears}
+    if fov == "both":
+        centre = 0.5 * (centres[Side.LEFT] + centres[Side.RIGHT])
+    else:
+        centre = centres[Side(fov)]
+    centre = centre + rng.uniform(-4.0, 4.0, 3) * np.array([1.0, 1.0, 0.5])
+    sp = np.asarray(phys["spacing_mm"], float)
+    size = np.array([matrix, matrix, slices])
+    origin = centre - 0.5 * (size - 1) * sp
+    return Grid((int(slices), int(matrix), int(matrix)), tuple(float(v) for v in origin), tuple(float(v) for v in sp))
+
+
+def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "both", matrix: int = 512,
+             slices: int = 160, dtype: str = "int16") -> tuple[sitk.Image, sitk.Image, dict]:
+    """A full temporal-bone CT of one head with both inner ears labelled.
+
+    Parameters
+    ----------
+    seed : int
+        Case seed; same seed and options give identical images and meta.
+    protocol : {"mdct", "cbct"}
+    pathologies : sequence of str
+        Pathology names (:data:`.pathology.PATHOLOGIES`, optionally ``name:canal``), each applied to one
+        ear chosen by the seed, or to a given ear with a suffix ``@left`` / ``@right``.
+    fov : {"both", "left", "right"}
+        Field of view covering both ears (0.3-0.45 mm pixels) or one ear (0.2-0.22 mm pixels).
+    matrix, slices : int
+        Image size (x = y = matrix, z = slices).
+    dtype : {"int16", "float32"}
+
+    Returns
+    -------
+    ct : SimpleITK.Image
+        HU, LPS, axial (identity direction).
+    labels : SimpleITK.Image
+        uint8 on the same grid: right ear 1-5, left ear 11-15.
+    meta : dict
+        ``ears`` (per ear: side, labyrinth_centre_lps_mm, structures_present, likert, pathologies,
+        landmarks_lps_mm, anatomy parameters), ``protocol``, ``physics``, ``head``, ``tissue_hu``, ...
+    """
+    pathologies = _check_common(protocol, tuple(str(p).partition("@")[0] for p in
+                                                (pathologies if not isinstance(pathologies, str) else [pathologies])))
+    raw = (pathologies if not isinstance(pathologies, str) else [pathologies])
+    if fov not in FOVS:
+        raise ValueError(f"fov must be one of {FOVS}, got {fov!r}")
+    if dtype not in ("int16", "float32"):
+        raise ValueError(f"dtype must be 'int16' or 'float32', got {dtype!r}")
+    if not (16 <= int(matrix) <= 1024 and 8 <= int(slices) <= 1024):
+        raise ValueError(f"matrix must be 16-1024 and slices 8-1024, got matrix={matrix}, slices={slices}")
+    fov_sides = [Side.RIGHT, Side.LEFT] if fov == "both" else [Side(fov)]
+    per_ear = _assign_pathologies(seed, raw, fov_sides)
+    scene, metas = build_scene(seed, {s: tuple(per_ear.get(s, ())) for s in (Side.RIGHT, Side.LEFT)})
+    phys = draw_physics_params(stream(seed, "physics"), protocol, mode="full")
+    if protocol == "mdct":
+        rng_fov = stream(seed, "fov")
+        inplane = rng_fov.uniform(0.3, 0.45) if fov == "both" else rng_fov.uniform(0.2, 0.22)
+        phys["spacing_mm"] = [float(inplane), float(inplane), phys["spacing_mm"][2]]
+    grid = _full_grid(scene, phys, fov, int(matrix), int(slices), stream(seed, "fov"))
+    cuts = [fov_cut_z_mm(e, e.labyrinth.params["fov_cut_fraction"]) for e in scene.ears
+            if e.labyrinth.params.get("fov_cut_fraction")]
+    if cuts:  # incomplete scan: the volume ends below the top of the superior canal
+        top = min(cuts)
+        n_keep = int(np.floor((top - grid.origin_lps_mm[2]) / grid.spacing_mm[2])) + 1
+        shift = (grid.shape_zyx[0] - n_keep) * grid.spacing_mm[2]
+        grid = Grid(grid.shape_zyx, (grid.origin_lps_mm[0], grid.origin_lps_mm[1], grid.origin_lps_mm[2] - shift),
+                    grid.spacing_mm)
+    hu, labels, blocks = render(grid, scene, head_blur_fwhm_mm=phys["psf_fwhm_mm"])
+    hu = apply_physics(hu, grid, phys, isocentre_world_mm=np.asarray(grid.origin_lps_mm) + 0.5 * (
+        np.array(grid.shape_zyx[::-1]) - 1) * np.asarray(grid.spacing_mm), rng=np.random.default_rng(phys["seed"]),
+        blur_blocks=blocks)
+    if dtype == "int16":
+        hu = np.rint(hu).astype(np.int16)
+    ct = grid.image(hu)
+    labels_img = grid.image(labels)
+    z_top = grid.origin_lps_mm[2] + (grid.shape_zyx[0] - 0.5) * grid.spacing_mm[2]
+    ears = []
+    for ear, meta in zip(scene.ears, metas):
+        if not np.any((labels >= 1 + ear.side.label_offset) & (labels <= 5 + ear.side.label_offset)):
+            continue
+        override = {}
+        if ear.labyrinth.structures.get("superior") != "missing":
+            top_z = ear.rot @ _superior_top(ear) + ear.shift
+            if top_z[2] + 0.5 > z_top:
+                override["superior"] = "incomplete"
+        ears.append(ear_meta(ear, meta, status_override=override))
+    meta = {
+        "mode": "full",
+        "seed": int(seed),
+        "protocol": protocol,
+        "fov": fov,
+        "physics": phys,
+        "head": scene.head,
+        "tissue_hu": scene.tissue_hu,
+        "grid": {"shape_zyx": list(grid.shape_zyx), "origin_lps_mm": list(grid.origin_lps_mm),
+                 "spacing_mm": list(grid.spacing_mm), "direction": list(grid.direction)},
+        "ears": ears,
+        "pathologies_requested": [str(p) for p in raw],
+    }
+    return ct, labels_img, meta
+
+
+def _superior_top(ear) -> np.ndarray:
+    tube = next(t for t in ear.labyrinth.tubes if t.name == "superior canal")
+    world_z = (tube.points_mm @ ear.rot.T)[:, 2]
+    return tube.points_mm[int(np.argmax(world_z))]

@@ -37,7 +37,7 @@ def draw_physics_params(rng: np.random.Generator, protocol: str, *, mode: str = 
             "psf_fwhm_mm": float(rng.uniform(0.4, 0.8)),
             "slice_fwhm_mm": float(max(slice_mm * rng.uniform(1.0, 1.4), 0.4)),
             "noise_sd_hu": float(rng.uniform(20, 150)),
-            "noise_corr_mm": float(rng.uniform(0.15, 0.35)),
+            "noise_corr": float(rng.uniform(0.2, 0.6)),
             "hu_offset": float(rng.uniform(-30, 30)),
             "hu_gain": float(rng.uniform(0.96, 1.04)),
         }
@@ -48,7 +48,7 @@ def draw_physics_params(rng: np.random.Generator, protocol: str, *, mode: str = 
             "psf_fwhm_mm": float(rng.uniform(0.4, 0.7)),
             "slice_fwhm_mm": float(rng.uniform(0.4, 0.7)),
             "noise_sd_hu": float(rng.uniform(40, 150)),
-            "noise_corr_mm": float(rng.uniform(0.15, 0.35)),
+            "noise_corr": float(rng.uniform(0.2, 0.6)),
             "hu_offset": float(rng.uniform(-80, 80)),
             "hu_gain": float(rng.uniform(0.9, 1.1)),
             "bone_gain": float(rng.uniform(0.4, 0.65)),
@@ -92,9 +92,29 @@ def metal_streaks(hu: np.ndarray, grid: Grid, amplitude_hu: float, rng: np.rando
         hu[k] += np.float32(amplitude_hu) * acc * np.minimum(np.float32(6.0) / r, 1.0)
 
 
-def apply_physics(hu: np.ndarray, grid: Grid, phys: dict, *, isocentre_world_mm, rng: np.random.Generator
-                  ) -> np.ndarray:
-    """Blur, artefacts, noise, offsets and clipping; returns float32 HU on the same grid (modifies `hu`)."""
+def correlated_noise(shape_zyx, corr: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-SD Gaussian noise correlated in plane by a separable 3-tap kernel [corr, 1, corr] (float32)."""
+    noise = rng.standard_normal(shape_zyx, dtype=np.float32)
+    c = np.float32(corr)
+    for axis in (1, 2):
+        out = noise.copy()
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        out[tuple(lo)] += c * noise[tuple(hi)]
+        out[tuple(hi)] += c * noise[tuple(lo)]
+        noise = out
+    noise *= np.float32(1.0 / (1.0 + 2.0 * corr * corr))  # unit variance again (two axes)
+    return noise
+
+
+def apply_physics(hu: np.ndarray, grid: Grid, phys: dict, *, isocentre_world_mm, rng: np.random.Generator,
+                  blur_blocks=None) -> np.ndarray:
+    """Blur, artefacts, noise, offsets and clipping; returns float32 HU on the same grid (modifies `hu`).
+
+    `blur_blocks` (list of zyx slice tuples) limits the numerical PSF blur to those blocks -- the
+    rest of the image must then have been painted with PSF-wide edges (:func:`.render.render`).
+    """
     sp = np.asarray(grid.spacing_mm, float)
     if phys["protocol"] == "cbct":
         bone = hu > 200
@@ -103,11 +123,16 @@ def apply_physics(hu: np.ndarray, grid: Grid, phys: dict, *, isocentre_world_mm,
     if metal.any():
         metal_streaks(hu, grid, 600.0 if phys["protocol"] == "mdct" else 900.0, rng)
     sig_mm = np.array([phys["psf_fwhm_mm"], phys["psf_fwhm_mm"], phys["slice_fwhm_mm"]]) / 2.3548
-    hu = ndimage.gaussian_filter(hu, (sig_mm / sp)[::-1], mode="nearest", truncate=3.0)
-    noise = rng.standard_normal(hu.shape, dtype=np.float32)
-    corr = (phys["noise_corr_mm"] / sp)[::-1]
-    noise = ndimage.gaussian_filter(noise, corr, mode="wrap", truncate=3.0)
-    hu += noise * np.float32(phys["noise_sd_hu"] / max(float(noise.std()), 1e-6))
+    sigma_vox = (sig_mm / sp)[::-1]
+    if blur_blocks is None:
+        hu = ndimage.gaussian_filter(hu, sigma_vox, mode="nearest", truncate=3.0)
+    else:
+        for block in blur_blocks:
+            hu[block] = ndimage.gaussian_filter(hu[block], sigma_vox, mode="nearest", truncate=3.0)
+    noise = correlated_noise(hu.shape, phys["noise_corr"], rng)
+    noise *= np.float32(phys["noise_sd_hu"])
+    hu += noise
+    del noise
     if phys["protocol"] == "cbct":
         x, y = _inplane_coords(grid, isocentre_world_mm)
         r2 = (x * x + y * y) / np.float32(80.0**2)

@@ -65,35 +65,58 @@ def _paint(hu, m, value) -> None:
     hu += m * (np.float32(value) - hu)
 
 
+def _head_profile(head: dict, t: dict, width_mm: float, inner_tissue: str) -> tuple[np.ndarray, np.ndarray]:
+    """HU as a function of depth below the skin (lookup table): air, scalp, skull tables, diploe, inside."""
+    scalp, skull = head["scalp_mm"], head["skull_mm"]
+    w = 0.5 * width_mm
+    knots = [(-50.0, t["air"]), (-w, t["air"]), (w, t["soft"]), (scalp - w, t["soft"]), (scalp + w, t["skull"]),
+             (scalp + 0.3 * skull - w, t["skull"]), (scalp + 0.3 * skull + w, t["diploe"]),
+             (scalp + 0.7 * skull - w, t["diploe"]), (scalp + 0.7 * skull + w, t["skull"]),
+             (scalp + skull - w, t["skull"]), (scalp + skull + w, t[inner_tissue]), (500.0, t[inner_tissue])]
+    d, v = zip(*knots)
+    return np.asarray(d, np.float32), np.asarray(v, np.float32)
+
+
+def head_depth(x, y, z, centre, semi) -> np.ndarray:
+    """Depth below the skin (mm, along the ray from the head centre; negative outside), head frame."""
+    dx, dy, dz = x - np.float32(centre[0]), y - np.float32(centre[1]), z - np.float32(centre[2])
+    r2 = dx * dx
+    r2 += dy * dy
+    r2 += dz * dz
+    dx *= np.float32(1.0 / semi[0])
+    dy *= np.float32(1.0 / semi[1])
+    dz *= np.float32(1.0 / semi[2])
+    q = dx * dx
+    q += dy * dy
+    q += dz * dz
+    np.sqrt(q, out=q)
+    np.sqrt(r2, out=r2)
+    return r2 * (np.float32(1.0) - q) / np.maximum(q, np.float32(1e-3))
+
+
 def paint_head(hu: np.ndarray, grid: Grid, scene: Scene, width_mm: float) -> None:
-    """Air, scalp, skull tables with diploe, brain and skull-base soft tissue (in place, slab by slab)."""
+    """Air, scalp, skull tables with diploe, brain and skull-base soft tissue (in place, slab by slab).
+
+    The head's HU depends only on the depth below the skin (and on height, for the skull base), so
+    each voxel is one table lookup; `width_mm` sets the partial-volume (and PSF) ramp of every edge.
+    """
     h, t = scene.head, scene.tissue_hu
-    semi = np.asarray(h["head_semi_mm"], float)
-    centre = np.asarray(h["head_centre_mm"], float)
-    scalp, skull = h["scalp_mm"], h["skull_mm"]
-    slab = 24
+    semi = np.asarray(h["head_semi_mm"], np.float32)
+    centre = np.asarray(h["head_centre_mm"], np.float32)
+    d_brain, v_brain = _head_profile(h, t, width_mm, "brain")
+    d_soft, v_soft = _head_profile(h, t, width_mm, "soft")
+    slab = 16
     for z0 in range(0, grid.shape_zyx[0], slab):
         z1 = min(z0 + slab, grid.shape_zyx[0])
         sub = grid.sub_grid((z0, 0, 0), (z1,) + tuple(grid.shape_zyx[1:]))
         x, y, z = _frame_coords(sub, scene.head_rot, scene.head_origin_world_mm)
-        dx, dy, dz = x - np.float32(centre[0]), y - np.float32(centre[1]), z - np.float32(centre[2])
-        q = np.sqrt((dx / semi[0]) ** 2 + (dy / semi[1]) ** 2 + (dz / semi[2]) ** 2)
-        r = np.sqrt(dx * dx + dy * dy + dz * dz)
-        depth = r * (1.0 - q) / np.maximum(q, 1e-3)  # distance inside the skin along the ray
+        depth = head_depth(x, y, z, centre, semi)
         out = hu[z0:z1]
+        out[...] = np.interp(depth, d_brain, v_brain)
         base = _membership(-(z + np.float32(20.0)), 3.0)  # below the skull base: soft tissue, not brain
-        if float(depth.min()) > scalp + skull + 2.0 * width_mm:  # slab entirely intracranial
-            out[...] = t["brain"]
-            _paint(out, base, t["soft"])
-            continue
-        out[...] = t["air"]
-        _paint(out, _membership(depth, width_mm), t["soft"])
-        _paint(out, _membership(np.minimum(depth - scalp, scalp + skull - depth), width_mm), t["skull"])
-        _paint(out, _membership(np.minimum(depth - scalp - 0.3 * skull, scalp + 0.7 * skull - depth), width_mm),
-               t["diploe"])
-        inner = _membership(depth - scalp - skull, width_mm)
-        _paint(out, inner * (1.0 - base), t["brain"])
-        _paint(out, inner * base, t["soft"])
+        if float(base.max()) > 0.0:
+            _paint(out, base, 0.0)
+            out += base * np.interp(depth, d_soft, v_soft).astype(np.float32)
 
 
 def _ear_block(grid: Grid, ear: EarScene):
@@ -132,11 +155,14 @@ def _paint_solid(hu, coords, solid, value, width_mm, affine, weight=None):
     return sl, m
 
 
-def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear: EarScene, width_mm: float) -> None:
-    """Ear-local tissues, otic capsule, pathology effects and labyrinth fluid (in place)."""
+def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear: EarScene, width_mm: float):
+    """Ear-local tissues, otic capsule, pathology effects and labyrinth fluid (in place).
+
+    Returns the ear's block of `grid` as index bounds (lo, hi) zyx, or None if the ear is outside.
+    """
     block = _ear_block(grid, ear)
     if block is None:
-        return
+        return None
     (z0, y0, x0), (z1, y1, x1) = block
     sub = grid.sub_grid(block[0], block[1])
     out = hu[z0:z1, y0:y1, x0:x1]
@@ -144,20 +170,25 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     affine = sub.ear_to_index(ear.rot, ear.shift)
     t, sp, lab = scene.tissue_hu, ear.surroundings, ear.labyrinth
     below_tegmen = _membership(np.float32(tegmen_height_mm(lab, sp)) - coords[2], width_mm)
+    hx, hy, hz = _frame_coords(sub, scene.head_rot, scene.head_origin_world_mm)
+    h = scene.head
+    in_skull = _membership(head_depth(hx, hy, hz, h["head_centre_mm"], np.asarray(h["head_semi_mm"]))
+                           - np.float32(h["scalp_mm"] + 1.0), width_mm)
+    del hx, hy, hz
     for name, solid, tissue in ear_solids(lab, sp):
         if tissue == "mastoid":
-            hit = _paint_solid(out, coords, solid, t["temporal"], width_mm, affine)
+            hit = _paint_solid(out, coords, solid, t["temporal"], width_mm, affine, in_skull)
             if hit is not None:
                 sl, m = hit
                 x, y, z = (c[sl] for c in coords)
                 air = mastoid_air_fraction(x, y, z, sp, solid.centre)
                 _paint(out[sl], m * air * _membership(solid.sdf(x, y, z) - 1.0, width_mm), t["air"])
             continue
-        weight = below_tegmen if name in ("temporal bone", "petrous bone") else None
+        weight = below_tegmen * in_skull if name in ("temporal bone", "petrous bone") else None
         _paint_solid(out, coords, solid, t[tissue], width_mm, affine, weight)
     lab_block = labyrinth_block(sub, lab, ear.rot, ear.shift, 4.0)
     if lab_block is None:
-        return
+        return block
     lsl = tuple(slice(l, h) for l, h in zip(*lab_block))
     lsub = sub.sub_grid(*lab_block)
     lout, lcoords = out[lsl], tuple(c[lsl] for c in coords)
@@ -183,14 +214,23 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     lab_vals = labels_from_depth(depth)
     region = labels[z0:z1, y0:y1, x0:x1][lsl]
     np.copyto(region, (lab_vals + ear.side.label_offset).astype(np.uint8), where=lab_vals > 0)
+    return block
 
 
-def render(grid: Grid, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """Noise-free HU (float32) and two-ear labels (uint8, right 1-5, left 11-15) on `grid`."""
+def render(grid: Grid, scene: Scene, *, head_blur_fwhm_mm: float = 0.0
+           ) -> tuple[np.ndarray, np.ndarray, list[tuple[slice, slice, slice]]]:
+    """Noise-free HU (float32), two-ear labels (uint8, right 1-5, left 11-15) and the ear blocks on `grid`.
+
+    `head_blur_fwhm_mm` widens the head's edge ramps by the PSF, so that only the returned ear blocks
+    need a numerical blur (see :func:`.physics.apply_physics`).
+    """
     width = float(np.prod(grid.spacing_mm) ** (1.0 / 3.0))
     hu = np.empty(grid.shape_zyx, dtype=np.float32)
     labels = np.zeros(grid.shape_zyx, dtype=np.uint8)
-    paint_head(hu, grid, scene, width)
+    paint_head(hu, grid, scene, float(np.hypot(width, head_blur_fwhm_mm)))
+    blocks = []
     for ear in scene.ears:
-        paint_ear(hu, labels, grid, scene, ear, width)
-    return hu, labels
+        block = paint_ear(hu, labels, grid, scene, ear, width)
+        if block is not None:
+            blocks.append(tuple(slice(lo, hi) for lo, hi in zip(*block)))
+    return hu, labels, blocks

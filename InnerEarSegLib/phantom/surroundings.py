@@ -45,7 +45,8 @@ def draw_surroundings_params(rng: np.random.Generator) -> dict:
         "shift_mm": [float(v) for v in rng.uniform(-0.8, 0.8, 3)],
         "tegmen_roof_mm": float(rng.uniform(0.7, 2.0)),
         "mastoid_pneumatisation": float(rng.uniform(0.35, 0.9)),
-        "mastoid_cell_mm": float(rng.uniform(1.0, 1.6)),
+        "mastoid_cell_mm": float(rng.uniform(0.7, 1.1)),
+        "mastoid_septum_mm": float(rng.uniform(0.25, 0.5)),
         "eac_radius_mm": float(rng.uniform(3.2, 4.3)),
         "iac_radius_mm": float(rng.uniform(1.9, 2.5)),
         "carotid_radius_mm": float(rng.uniform(2.3, 3.0)),
@@ -76,7 +77,7 @@ def ear_solids(lab: Labyrinth, sp: dict) -> list[tuple[str, Solid, str]]:
     w = sp["middle_ear_width_mm"]
     ow = lab.landmarks_mm["oval_window"]
     layers = [
-        ("temporal bone", ellipsoid(s + [9.0, 3.0, -4.0], [17.0, 19.0, 13.0]), "temporal"),
+        ("temporal bone", ellipsoid(s + [15.0, 3.0, -6.0], [25.0, 21.0, 16.0]), "temporal"),
         ("petrous bone", ellipsoid(s + [-7.0, -5.0, -1.5], [26.0, 9.0, 8.5], petrous_axis @ rotation_xyz_deg([0, 0, 90])),
          "petrous"),
         ("mastoid", ellipsoid(s + [11.0, 13.0, -7.0], [10.0, 12.0, 14.0]), "mastoid"),
@@ -107,16 +108,27 @@ def mastoid_air_fraction(x, y, z, sp: dict, centre_mm) -> np.ndarray:
     Septa are the zero-level surfaces of a smooth random field defined on a fixed 1 mm lattice of
     the ear frame (so every grid samples the same cells); cells are where ``|field|`` is large.
     """
-    rng = np.random.default_rng(sp["noise_seed"])
-    lo = np.asarray(centre_mm) - 16.0
-    field = ndimage.gaussian_filter(rng.standard_normal((34, 34, 34)), sp["mastoid_cell_mm"], mode="wrap")
-    field /= field.std()
-    coords = [(c - lo[k]).ravel() for k, c in enumerate((x, y, z))]
-    f = ndimage.map_coordinates(field, coords, order=1, mode="nearest").reshape(np.shape(x))
+    f = lattice_noise(x, y, z, sp["noise_seed"], sp["mastoid_cell_mm"], np.asarray(centre_mm) - 16.0)
+    # irregular extent: cells only where a coarse field exceeds a pneumatisation-dependent level
+    extent = lattice_noise(x, y, z, sp["noise_seed"] + 1, 4.0, np.asarray(centre_mm) - 16.0)
+    cells_here = np.clip((extent + np.float32(1.5 * sp["mastoid_pneumatisation"] - 0.5)) * 2.0 + 0.5, 0.0, 1.0)
     grad = 1.0 / max(sp["mastoid_cell_mm"], 0.5)
-    septum_half_mm = 0.12
-    return np.clip((np.abs(f) / grad - septum_half_mm) / 0.2 + 0.5, 0.0, 1.0).astype(np.float32) * np.float32(
-        sp["mastoid_pneumatisation"] > 0.0)
+    septum_half_mm = 0.5 * sp["mastoid_septum_mm"]
+    air = np.clip((np.abs(f) / grad - septum_half_mm) / 0.2 + 0.5, 0.0, 1.0).astype(np.float32)
+    return air * cells_here.astype(np.float32)
+
+
+def lattice_noise(x, y, z, seed: int, smooth: float, lo_mm, size: int = 34, step_mm: float = 1.0) -> np.ndarray:
+    """Unit-SD smooth random field on a fixed lattice (origin `lo_mm`, `step_mm`) sampled at (x, y, z).
+
+    The lattice belongs to the ear frame, so every grid (ROI box, full CT) sees the same field.
+    """
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.standard_normal((size, size, size)), smooth, mode="wrap")
+    field /= field.std()
+    coords = [((np.asarray(c, np.float32) - np.float32(lo_mm[k])) / np.float32(step_mm)).ravel()
+              for k, c in enumerate((x, y, z))]
+    return ndimage.map_coordinates(field.astype(np.float32), coords, order=1, mode="nearest").reshape(np.shape(x))
 
 
 def electrode_points(lab: Labyrinth, insertion_deg: float) -> np.ndarray:
