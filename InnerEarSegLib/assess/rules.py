@@ -46,7 +46,7 @@ class RuleOptions:
         A cochlea covering fewer sectors around its axis than this fraction is incomplete.
     min_canal_length_mm : float
         A canal whose loop cannot be checked (its vestibule or a neighbouring canal is missing) is
-        still present when it is one piece at least this long along its centre line.
+        still present when its main piece (>= 70 % of its volume) is at least this long along its centre line.
     fragment_volume_mm3 : float
         Components smaller than this are ignored as noise when counting fragments.
     max_fragments : int
@@ -84,7 +84,8 @@ def structure_status(structure: Structure, evidence: dict, options: RuleOptions)
         reasons.append(f"{name}: only {vol:.1f} mm³ (expected {lo:g}-{hi:g} mm³)")
     if structure in (Structure.SUPERIOR_CANAL, Structure.LATERAL_CANAL, Structure.POSTERIOR_CANAL):
         unchecked = evidence.get("loop_not_checkable")
-        if unchecked and evidence.get("components", 0) == 1 and evidence.get("length_mm", 0.0) >= options.min_canal_length_mm:
+        main_piece = evidence.get("largest_component_mm3", 0.0) >= 0.7 * vol
+        if unchecked and main_piece and evidence.get("length_mm", 0.0) >= options.min_canal_length_mm:
             pass  # open only where a removed neighbour was: judge by length and volume alone
         elif not evidence.get("loop_closed", False):
             reasons.append(f"{name}: does not close its loop through the vestibule "
