@@ -76,9 +76,34 @@ def random_unet_layers(*, n_classes=2, complexity_factor=0.01, depth=4, seed=0, 
     return layers
 
 
+def threshold_unet_layers(*, threshold: float, gain: float = 50.0, complexity_factor=0.01):
+    """Hand-set U-Net weights whose class-1 logit is ``gain * (relu(x) - threshold)``.
+
+    Channel 0 of the input runs through ``encoder_L0_conv1/2`` (centre tap 1), the skip tensor,
+    ``upsample_L3_conv2/3`` and the 1x1 output conv; every other weight is zero and every BN is the
+    identity (moving variance ``1 - eps``), so the deeper levels contribute nothing.
+    """
+    layers = []
+    for s in unet_layer_specs(n_classes=2, complexity_factor=complexity_factor):
+        if s.kind == "bn":
+            layers.append((s.name, {"gamma": np.ones(s.out_channels), "beta": np.zeros(s.out_channels),
+                                    "moving_mean": np.zeros(s.out_channels),
+                                    "moving_variance": np.full(s.out_channels, 1 - 1e-3)}))
+            continue
+        kernel = np.zeros((s.kernel_size, s.kernel_size, s.in_channels, s.out_channels))
+        bias = np.zeros(s.out_channels)
+        if s.name in ("encoder_L0_conv1", "encoder_L0_conv2", "upsample_L3_conv2", "upsample_L3_conv3"):
+            kernel[1, 1, 0, 0] = 1.0
+        elif s.name == "conv2d":
+            kernel[0, 0, 0, 1] = gain
+            bias[1] = -gain * threshold
+        layers.append((s.name, {"kernel": kernel, "bias": bias}))
+    return layers
+
+
 def write_project(root: Path, *, n_classes=2, dim=32, real_space_span=40.0, complexity_factor=0.01,
                   views=None, version="0.2.12", checkpoints=(("03", "0.71234"), ("07", "0.81234")),
-                  fusion=True, seed=0, auto_names=False) -> Path:
+                  fusion=True, seed=0, auto_names=False, layers=None) -> Path:
     """A MultiPlanarUNet project folder with random weights in the original file layout."""
     root.mkdir(parents=True, exist_ok=True)
     if views is None:
@@ -98,9 +123,8 @@ def write_project(root: Path, *, n_classes=2, dim=32, real_space_span=40.0, comp
     (model / "fusion_weights").mkdir(parents=True, exist_ok=True)
     for i, (epoch, score) in enumerate(checkpoints):
         stem = f"@epoch_{epoch}_val_dice_{score}"
-        write_keras_h5(model / f"{stem}.h5", random_unet_layers(n_classes=n_classes, seed=seed + i,
-                                                                complexity_factor=complexity_factor,
-                                                                auto_names=auto_names))
+        write_keras_h5(model / f"{stem}.h5", layers or random_unet_layers(
+            n_classes=n_classes, seed=seed + i, complexity_factor=complexity_factor, auto_names=auto_names))
         if fusion:
             rng = np.random.default_rng(seed + 100 + i)
             write_keras_h5(model / "fusion_weights" / f"{stem}_fusion_weights.h5",
@@ -115,7 +139,7 @@ def helpers():
     from types import SimpleNamespace
 
     return SimpleNamespace(write_project=write_project, write_keras_h5=write_keras_h5,
-                           random_unet_layers=random_unet_layers)
+                           random_unet_layers=random_unet_layers, threshold_unet_layers=threshold_unet_layers)
 
 
 @pytest.fixture(autouse=True)

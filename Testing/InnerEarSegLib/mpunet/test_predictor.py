@@ -74,6 +74,7 @@ def oblique_ct():
     return _oblique_ct()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", [Side.LEFT, Side.RIGHT])
 def test_thresholding_net_reproduces_the_object_at_its_world_position_in_an_ear_box(oblique_ct, side):
     image, centre = oblique_ct
@@ -110,23 +111,7 @@ def test_box_points_outside_the_sampled_cube_are_background(oblique_ct):
     np.testing.assert_array_equal(far[:, 0], [1.0, 0.0])
 
 
-def test_imported_project_predicts_probabilities_on_a_box_and_announces_its_duration(tmp_path, helpers, oblique_ct,
-                                                                                   caplog):
-    root = helpers.write_project(tmp_path / "p", dim=32, real_space_span=40.0)
-    import_project(root, tmp_path / "m.safetensors")
-    predictor = build_predictor(load_model_package(tmp_path / "m.safetensors"), "cpu")
-    predictor.batch_size = 64
-    image, centre = oblique_ct
-    messages = []
-    with caplog.at_level(logging.INFO, logger="InnerEarSegLib.mpunet"):
-        probs = predictor.predict(image, make_ear_box(centre, Side.RIGHT),
-                                  progress=lambda stage, f, m: messages.append(m))
-    assert probs.shape == (2, 96, 96, 96) and np.isfinite(probs).all()
-    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
-    assert any("expected about" in r.getMessage() for r in caplog.records)
-    assert any("expected about" in m for m in messages[:2])
-
-
+@pytest.mark.slow
 def test_image_centred_sampling_gives_the_box_the_same_answer_as_the_whole_scan_run(oblique_ct):
     image, centre = oblique_ct
     box = make_ear_box(centre, Side.LEFT)
@@ -138,3 +123,33 @@ def test_image_centred_sampling_gives_the_box_the_same_answer_as_the_whole_scan_
     on_box = sitk.GetArrayFromImage(sitk.Resample(whole_image, box.reference_image(), sitk.Transform(),
                                                   sitk.sitkNearestNeighbor, 0.0)) > 0.5
     assert np.mean(from_box == on_box) > 0.98
+
+
+@pytest.mark.slow
+def test_imported_hand_set_threshold_unet_finds_the_object_end_to_end(tmp_path, helpers, oblique_ct, caplog):
+    """A real .h5 U-Net (weights set by hand to threshold its input) through import, package, registry
+    and prediction on a mirrored right-ear box; the expected duration is announced first."""
+    image, centre = oblique_ct
+    scaling = fit_intensity_scaling(sitk.GetArrayViewFromImage(image))
+    threshold = (0.0 - scaling.center) / scaling.scale
+    assert threshold > 0  # the ReLU path passes the bright object only
+    views = np.random.default_rng(3).normal(size=(6, 3))
+    views[:, 2] = np.abs(views[:, 2])
+    root = helpers.write_project(tmp_path / "p", dim=64, real_space_span=32.0, views=views, fusion=False,
+                                 layers=helpers.threshold_unet_layers(threshold=threshold))
+    import_project(root, tmp_path / "m.safetensors", sum_fusion=True)
+    predictor = build_predictor(load_model_package(tmp_path / "m.safetensors"), "cpu")
+    predictor.batch_size = 64
+    box = make_ear_box(centre + np.array([-1.0, 0.5, 2.0]), Side.RIGHT)
+    messages = []
+    with caplog.at_level(logging.INFO, logger="InnerEarSegLib.mpunet"):
+        probs = predictor.predict(image, box, progress=lambda stage, f, m: messages.append(m))
+    assert any("expected about" in r.getMessage() for r in caplog.records)
+    assert any("expected about" in m for m in messages[:2])
+    assert probs.shape == (2, 96, 96, 96) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
+    world = box.index_to_lps_mm(np.indices(box.spec.shape_zyx).reshape(3, -1).T)
+    truth = _inside(world, centre)
+    mask = probs.argmax(0).ravel() == 1
+    assert 2 * (mask & truth).sum() / (mask.sum() + truth.sum()) > 0.93
+    np.testing.assert_allclose(world[mask].mean(0), world[truth].mean(0), atol=0.15)
