@@ -77,6 +77,8 @@ class MPUNetPredictor:
         ``"cpu"`` or ``"cuda"``.
     batch_size : int, optional
         Slices per network call (default 16 on a GPU, 4 on a CPU).
+    manifest : ModelManifest, optional
+        The package's manifest, exposed as ``self.manifest`` like the other predictors.
 
     Notes
     -----
@@ -86,7 +88,8 @@ class MPUNetPredictor:
     """
 
     def __init__(self, net: MPUNet2D, params: MPUNetParams, *, fusion_weight=None, fusion_bias=None,
-                 device="cpu", batch_size: int | None = None) -> None:
+                 device="cpu", batch_size: int | None = None, manifest=None) -> None:
+        self.manifest = manifest  # the package's ModelManifest (the pipeline reads labels/is_binary from it)
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()
         self.params = params
@@ -251,5 +254,6 @@ def build_mpunet_predictor(loaded, device="cpu", *, batch_size: int | None = Non
         raise ModelError(f"mpunet package {getattr(loaded, 'weights_path', '')}: {exc}") from exc
     if params.fusion != "learned":
         fw = fb = None
-    return MPUNetPredictor(net, params, fusion_weight=fw, fusion_bias=fb, device=device, batch_size=batch_size)
+    return MPUNetPredictor(net, params, fusion_weight=fw, fusion_bias=fb, device=device, batch_size=batch_size,
+                           manifest=manifest)
 
