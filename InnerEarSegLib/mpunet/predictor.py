@@ -188,15 +188,25 @@ class MPUNetPredictor:
     def _run_planes(self, volume, geom, scaling, centre_lps_mm, basis, needed, timer, cancel) -> torch.Tensor:
         dim = self.params.dim
         out = torch.empty((len(needed), self.n_classes, dim, dim), dtype=torch.float32, device=self.device)
-        for start in range(0, len(needed), self.batch_size):
+        start = 0
+        while start < len(needed):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             batch = needed[start:start + self.batch_size]
             t0 = time.perf_counter()
             x = sample_planes(volume, geom, centre_lps_mm=centre_lps_mm, basis_lps=basis, grid=self.grid,
                               plane_indices=batch, bg_value=scaling.bg_value)
-            out[start:start + len(batch)] = self.net(scaling.apply(x)[:, None])
+            try:
+                out[start:start + len(batch)] = self.net(scaling.apply(x)[:, None])
+            except torch.cuda.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                self.batch_size = max(1, self.batch_size // 2)
+                log.warning("CUDA out of memory: mpunet batch size reduced to %d slices", self.batch_size)
+                torch.cuda.empty_cache()
+                continue
             timer.done(len(batch), time.perf_counter() - t0)
+            start += len(batch)
         return out
 
 
