@@ -90,7 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--spacing", type=float, nargs=3, default=(0.35, 0.35, 0.6), metavar=("X", "Y", "Z"),
                     help="CT voxel spacing in mm (default 0.35 0.35 0.6)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    ap.add_argument("--timed-slices", type=int, default=2, help="slices to time, one per batch (default 2)")
+    ap.add_argument("--timed-slices", type=int, default=2,
+                    help="slices to time, one per batch; the last is used (default 2; 0 = only count slices)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
@@ -129,8 +130,9 @@ def main(argv=None) -> int:
             predictor.net(scaling.apply(x)[:, None])
             times.append(time.perf_counter() - t0)
             cpu_times.append(time.process_time() - c0)
-    per_slice = times[-1] if len(times) > 1 else times[0]
-    cpu_per_slice = cpu_times[-1] if len(cpu_times) > 1 else cpu_times[0]
+    # the first slice warms the kernels up: use the last one (0 timed slices: count slices only)
+    per_slice = times[-1] if times else float("nan")
+    cpu_per_slice = cpu_times[-1] if cpu_times else float("nan")
 
     # back-mapping of the whole volume: time one 2 M-point chunk of gathers, scale to all voxels x views
     n_vox = int(np.prod(geom.size_xyz))
