@@ -235,11 +235,16 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 return
             self._dependenciesReady = True
         p = self._parameterNode
-        with slicer.util.tryWithErrorDisplay(_("The segmentation could not start."), waitCursor=True):
-            self._job = self.logic.start(p.inputVolume, p.outputSegmentation, device=p.device,
-                                         createModels=p.createModels, parameters=p.segmentationParameters(),
-                                         progress=self._onProgress)
-        if self._job is None:
+        try:
+            with slicer.util.WaitCursor():
+                self._job = self.logic.start(p.inputVolume, p.outputSegmentation, device=p.device,
+                                             createModels=p.createModels, parameters=p.segmentationParameters(),
+                                             progress=self._onProgress)
+        except Exception as exc:  # noqa: BLE001 - InputError etc.: the message says what to do
+            import traceback
+
+            slicer.util.errorDisplay(_("The segmentation could not start:\n\n{error}").format(error=exc),
+                                     windowTitle=_("InnerEarSeg"), detailedText=traceback.format_exc())
             return
         self._setRunning(True)
         self._timer.start()
