@@ -105,7 +105,7 @@ class TrainConfig:
 
     minutes: float = 55.0
     seed: int = 0
-    base_channels: int = 8
+    base_channels: int = 6
     levels: int = 4
     norm: str = "instance"
     batch_size: int = 2
@@ -113,7 +113,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     n_validation: int = 12
     validate_every_minutes: float = 5.0
-    pool_size: int = 96
+    pool_size: int = 128
     pool_fill_minutes: float = 4.0
     pool_workers: int = 1
     worker_duty: float = 0.4
@@ -430,11 +430,21 @@ def _training_record(config: TrainConfig, state: dict, pool: SamplePool, elapsed
         "samples_seen": state["iteration"] * config.batch_size,
         "phantoms_generated": pool.generated,
         "time_s": round(elapsed, 1),
+        "cpu_time_s": round(_cpu_time_s(), 1),
         "best_iteration": state["best_iteration"],
         "epochs": state["epochs"],
         "torch": torch.__version__,
         "threads": config.threads,
     }
+
+
+def _cpu_time_s() -> float:
+    """CPU seconds used by this process and its finished children (the phantom generators)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command) -> dict:

@@ -34,7 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=_positive_float, default=55.0, metavar="MIN",
                    help="wall-clock budget in minutes, data generation and final validation included (default 55)")
     p.add_argument("--seed", type=int, default=0, help="run seed: training phantoms, crops, augmentation (default 0)")
-    p.add_argument("--base-channels", type=int, default=8, help="U-Net channels at full resolution (default 8)")
+    p.add_argument("--base-channels", type=int, default=6, help="U-Net channels at full resolution (default 6)")
     p.add_argument("--levels", type=int, default=4, help="U-Net resolution levels (default 4)")
     p.add_argument("--batch-size", type=int, default=2, help="boxes per iteration (default 2)")
     p.add_argument("--crop", type=int, default=64, metavar="VOX", help="training crop edge in voxels (default 64)")
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--n-validation", type=int, default=12, help="validation phantoms, seeds 90000.. (default 12)")
     p.add_argument("--validate-every", type=_positive_float, default=5.0, metavar="MIN",
                    help="minutes between validations (default 5)")
-    p.add_argument("--pool-size", type=int, default=96, help="phantom boxes kept in memory (default 96)")
+    p.add_argument("--pool-size", type=int, default=128, help="phantom boxes kept in memory (default 128)")
     p.add_argument("--pool-fill-minutes", type=_positive_float, default=4.0, metavar="MIN",
                    help="at most this long generating the initial pool before training starts (default 4)")
     p.add_argument("--workers", type=int, default=1, help="background phantom generators (default 1; 0 = none)")
@@ -64,6 +64,11 @@ def _train_arguments(argv: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    # On a shared CPU, OpenMP threads that spin while waiting slow training down several-fold;
+    # waiting passively is set before torch starts its thread pool (an explicit setting wins).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from ..train import TrainConfig, train
 
     logging.getLogger("InnerEarSegLib.train").setLevel(logging.INFO)
