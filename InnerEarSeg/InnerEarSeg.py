@@ -362,7 +362,8 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not casePath:
             casePath = os.path.join(slicer.app.defaultScenePath, f"{volumeNode.GetName()}.nrrd")
         state.open_case(casePath)
-        state.set_assessments([ear["assessment"] for ear in report.get("ears", []) if ear.get("assessment")])
+        state.set_assessments([{**ear["assessment"], "side": ear["side"]}
+                               for ear in report.get("ears", []) if ear.get("assessment")])
 
     def _onReviewChanged(self, event: str) -> None:
         state = self._review
