@@ -117,7 +117,8 @@ def main(argv=None) -> int:
     box_planes = []
     for box in boxes:
         pts = torch.as_tensor(box.index_to_lps_mm(np.indices(box.spec.shape_zyx).reshape(3, -1).T))
-        box_planes.append([len(predictor._needed_planes([pts], box.centre_lps_mm, b)) for b in predictor.bases])
+        box_planes.append([len(predictor._needed_planes([(len(pts), lambda: pts)], box.centre_lps_mm, b))
+                           for b in predictor.bases])
 
     volume, geom, scaling = predictor._volume(image)
     needed = np.arange(len(predictor.grid.offsets_mm))[len(predictor.grid.offsets_mm) // 2:][:args.timed_slices]

@@ -10,6 +10,7 @@ learned fusion layer (or summed).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -116,7 +117,8 @@ class MPUNetPredictor:
         centre = box.centre_lps_mm
         if self.params.sampling_centre == "image":
             centre = VolumeGeometry.of(image).centre_lps_mm
-        probs = self._predict_points(image, [points], centre_lps_mm=centre, cancel=cancel, progress=progress)
+        probs = self._predict_points(image, [(len(points), lambda: points)], centre_lps_mm=centre, cancel=cancel,
+                                     progress=progress)
         return probs.reshape((self.n_classes,) + tuple(shape))
 
     def predict_volume(self, image: sitk.Image, *, cancel=None, progress=None) -> np.ndarray:
@@ -132,7 +134,8 @@ class MPUNetPredictor:
             idx = np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=1).astype(np.float64)
             return torch.as_tensor(geom.origin_lps_mm + idx @ geom.matrix.T)
 
-        chunks = [chunk(z0) for z0 in range(0, nz, slabs)]
+        chunks = [((min(nz, z0 + slabs) - z0) * ny * nx, functools.partial(chunk, z0))
+                  for z0 in range(0, nz, slabs)]
         probs = self._predict_points(image, chunks, centre_lps_mm=geom.centre_lps_mm, cancel=cancel,
                                      progress=progress)
         return probs.reshape(self.n_classes, nz, ny, nx)
@@ -151,8 +154,10 @@ class MPUNetPredictor:
         return volume, geom, scaling
 
     def _predict_points(self, image, chunks: list, *, centre_lps_mm, cancel=None, progress=None) -> np.ndarray:
+        """Fused probabilities ``(C, N)`` at target points given as ``[(n_points, make_points), ...]`` chunks
+        (``make_points()`` returns an (n, 3) float64 tensor of LPS mm), so a whole CT is never held at once."""
         volume, geom, scaling = self._volume(image)
-        n_total = sum(len(c) for c in chunks)
+        n_total = sum(n for n, _ in chunks)
         planes = [self._needed_planes(chunks, centre_lps_mm, basis) for basis in self.bases]
         n_slices = sum(len(p) for p in planes)
         log.info("mpunet: %d views, %d of %d slices needed, %d target points, device %s", len(self.bases),
@@ -165,7 +170,8 @@ class MPUNetPredictor:
             row_of = torch.full((len(self.grid.offsets_mm),), -1, dtype=torch.int64, device=self.device)
             row_of[torch.as_tensor(needed, device=self.device)] = torch.arange(len(needed), device=self.device)
             start = 0
-            for points in chunks:
+            for _, make_points in chunks:
+                points = make_points()
                 iu, iv, ip, inside = nearest_plane_indices(points.to(self.device), centre_lps_mm=centre_lps_mm,
                                                            basis_lps=basis, grid=self.grid)
                 out = torch.zeros((len(points), self.n_classes), dtype=torch.float32, device=self.device)
@@ -178,8 +184,8 @@ class MPUNetPredictor:
 
     def _needed_planes(self, chunks, centre_lps_mm, basis) -> np.ndarray:
         used = torch.zeros(len(self.grid.offsets_mm), dtype=torch.bool, device=self.device)
-        for points in chunks:
-            ip = nearest_offset_indices(points.to(self.device), centre_lps_mm=centre_lps_mm, basis_lps=basis,
+        for _, make_points in chunks:
+            ip = nearest_offset_indices(make_points().to(self.device), centre_lps_mm=centre_lps_mm, basis_lps=basis,
                                         grid=self.grid)
             used |= torch.bincount(ip, minlength=len(used)) > 0
         return torch.nonzero(used).flatten().cpu().numpy()

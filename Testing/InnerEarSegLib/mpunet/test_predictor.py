@@ -106,7 +106,8 @@ def test_whole_volume_prediction_is_centred_on_the_image_and_maps_back_to_every_
 def test_box_points_outside_the_sampled_cube_are_background(oblique_ct):
     image, centre = oblique_ct
     predictor = _threshold_predictor(image)
-    far = predictor._predict_points(image, [torch.tensor([[1000.0, 0.0, 0.0]], dtype=torch.float64)],
+    far_point = torch.tensor([[1000.0, 0.0, 0.0]], dtype=torch.float64)
+    far = predictor._predict_points(image, [(1, lambda: far_point)],
                                     centre_lps_mm=centre)
     np.testing.assert_array_equal(far[:, 0], [1.0, 0.0])
 
