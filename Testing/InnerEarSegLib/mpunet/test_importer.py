@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -100,3 +101,30 @@ def test_cli_imports_a_project_and_errors_name_the_missing_folder(tmp_path, help
     assert "2 classes, 6 views, dim 32" in capsys.readouterr().err
     with pytest.raises(ModelError, match="nowhere"):  # main() turns this into exit code 1
         _cli(["import-mpunet", str(tmp_path / "nowhere"), "-o", str(out)])
+
+
+def test_without_scored_checkpoints_the_last_epoch_weights_are_used_with_a_warning(tmp_path, helpers, caplog):
+    root = helpers.write_project(tmp_path / "p", checkpoints=(("01", "0.5"),))
+    model = root / "model"
+    (model / "@epoch_01_val_dice_0.5.h5").rename(model / "model_weights.h5")
+    (model / "fusion_weights" / "@epoch_01_val_dice_0.5_fusion_weights.h5").rename(
+        model / "fusion_weights" / "model_weights_fusion_weights.h5")
+    with caplog.at_level(logging.WARNING):
+        project = read_project(root)
+    assert project.weights_path.name == "model_weights.h5"
+    assert "last epoch" in caplog.text
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("model_class_name: UNet", "model_class_name: UNet3D"), "model_class_name 'UNet3D' is not supported"),
+    (("out_activation: softmax", "out_activation: sigmoid"), "out_activation 'sigmoid' is not supported"),
+    (("dim: 32", "dim: 40"), "dim 40 is not divisible by 2\\*\\*depth = 16"),
+    (("n_classes: 2", "n_classes: null"), "'n_classes' is missing or null"),
+])
+def test_unsupported_hyperparameters_are_refused_naming_the_yaml(tmp_path, helpers, edit, message):
+    root = helpers.write_project(tmp_path / "p")
+    path = root / "train_hparams.yaml"
+    assert edit[0] in path.read_text()
+    path.write_text(path.read_text().replace(*edit))
+    with pytest.raises(ModelError, match=f"train_hparams.yaml.*{message}"):
+        read_project(root)

@@ -86,3 +86,22 @@ def test_accumulating_views_one_at_a_time_equals_fusing_them_together(reference_
 def test_fusion_weights_for_the_wrong_number_of_views_are_refused(reference_dir):
     with pytest.raises(ModelError, match="fusion_6views_2cls.h5.*W has shape"):
         read_fusion_weights(reference_dir / "fusion_6views_2cls.h5", n_views=5, n_classes=2)
+
+
+def test_weights_nested_in_one_model_group_are_split_by_their_owner_layer(tmp_path, helpers):
+    """Multi-GPU checkpoints store the whole template model as one layer group."""
+    import h5py
+
+    layers = helpers.random_unet_layers(seed=4)
+    helpers.write_keras_h5(tmp_path / "flat.h5", layers)
+    with h5py.File(tmp_path / "nested.h5", "w") as f:
+        f.attrs["layer_names"] = np.array([b"input_1", b"model_1"])
+        f.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S1")
+        g = f.create_group("model_1")
+        names = [f"{name}/{param}:0" for name, params in layers for param in params]
+        g.attrs["weight_names"] = np.array([n.encode() for n in names])
+        for (name, params) in layers:
+            for param, array in params.items():
+                g.create_dataset(f"{name}/{param}:0", data=np.asarray(array, np.float32))
+    np.testing.assert_array_equal(_outputs(unet_state_dict_from_h5(tmp_path / "nested.h5", SPECS)),
+                                  _outputs(unet_state_dict_from_h5(tmp_path / "flat.h5", SPECS)))
