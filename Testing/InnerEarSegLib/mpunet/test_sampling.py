@@ -91,3 +91,83 @@ def test_back_mapping_picks_the_nearest_sample_with_ties_rounding_down_and_flags
     assert iu.tolist()[:3] == [0, 1, 4] and iv.tolist()[:3] == [2, 3, 0]
     assert ip.tolist()[:2] == [centre_plane, centre_plane]
     assert inside.tolist() == [True, True, True, False]
+
+
+# --- a literal NumPy/SciPy transcription of mpunet's ViewInterpolator, sample_plane_at and
+# --- map_real_space_pred (nibabel RAS affine, scipy interpolators), to compare the torch port against
+
+def _mpunet_sample_and_map(image_xyz, affine_ras, view, dim, span, bg, pred_fn):
+    from scipy.interpolate import RegularGridInterpolator
+
+    from InnerEarSegLib.mpunet.views import view_basis_ras
+
+    a3 = affine_ras[:3, :3]
+    pixdims = np.linalg.norm(a3, axis=0)
+    transform = np.diag(pixdims)
+    rot = transform @ np.linalg.inv(a3) if np.any(~np.isclose(transform, a3)) else None
+    axes = [(np.arange(n) - (n - 1) / 2) * pixdims[i] for i, n in enumerate(image_xyz.shape)]
+    intrp = RegularGridInterpolator(axes, image_xyz, bounds_error=False, fill_value=bg, method="linear")
+    sample_res = span / (dim - 1)
+    bounds = (span + 20 * sample_res) / 2
+    offsets = np.linspace(-bounds, bounds, dim + 20)
+    basis = view_basis_ras(view)
+    hd = span // 2
+    xs = np.empty((dim, dim, len(offsets)))
+    for k, off in enumerate(offsets):
+        grid = np.mgrid[-hd:hd:complex(dim), -hd:hd:complex(dim), off:off:1j]
+        real = basis.dot(grid.reshape(3, -1)).T
+        if rot is not None:
+            real = rot.dot(real.T).T
+        xs[..., k] = intrp(real).reshape(dim, dim)
+    pred = pred_fn(xs)  # (dim, dim, planes, C)
+    g = np.linspace(-hd, hd, dim)
+    fill = np.zeros(pred.shape[-1])
+    fill[0] = 1.0
+    back = RegularGridInterpolator((g, g, offsets), pred, method="nearest", bounds_error=False, fill_value=fill)
+    idx = np.stack(np.meshgrid(*[np.arange(n) for n in image_xyz.shape], indexing="ij"), -1).reshape(-1, 3)
+    real = idx @ a3.T
+    real -= real.mean(axis=0)
+    mapped = back(real @ np.linalg.inv(basis).T).reshape(image_xyz.shape + (pred.shape[-1],))
+    return xs, mapped
+
+
+def test_torch_sampling_and_back_mapping_match_a_transcription_of_mpunets_numpy_code():
+    from InnerEarSegLib.mpunet.views import RAS_TO_LPS, view_basis_ras
+
+    rng = np.random.default_rng(5)
+    size_xyz, spacing = (20, 18, 12), np.array([0.9, 1.1, 1.7])
+    direction_lps = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    direction_lps *= np.sign(np.linalg.det(direction_lps))
+    image_xyz = rng.normal(size=size_xyz).astype(np.float32)
+    image = sitk.GetImageFromArray(image_xyz.transpose(2, 1, 0).copy())
+    image.SetSpacing(spacing.tolist())
+    image.SetDirection(direction_lps.ravel().tolist())
+    affine_ras = np.eye(4)
+    affine_ras[:3, :3] = RAS_TO_LPS @ direction_lps @ np.diag(spacing)
+    view, dim, span, bg = (0.35, -0.55, 0.76), 16, 21.0, -3.0
+
+    def pred_fn(xs):  # any per-pixel function of the slice stands in for the network
+        p1 = 1 / (1 + np.exp(-xs))
+        return np.stack([1 - p1, p1], axis=-1)
+
+    xs_ref, mapped_ref = _mpunet_sample_and_map(image_xyz, affine_ras, view, dim, span, bg, pred_fn)
+
+    geom = VolumeGeometry.of(image)
+    grid = plane_grid(dim=dim, real_space_span_mm=span)
+    basis = RAS_TO_LPS @ view_basis_ras(view)
+    planes = sample_planes(torch.from_numpy(sitk.GetArrayFromImage(image)), geom, centre_lps_mm=geom.centre_lps_mm,
+                           basis_lps=basis, grid=grid, plane_indices=np.arange(len(grid.offsets_mm)),
+                           bg_value=bg).numpy()
+    np.testing.assert_allclose(planes, xs_ref.transpose(2, 0, 1), atol=1e-4)
+
+    pred = torch.from_numpy(pred_fn(xs_ref).transpose(2, 3, 0, 1).copy())  # (planes, C, u, v)
+    zz, yy, xx = np.indices(size_xyz[::-1])
+    world = geom.origin_lps_mm + np.stack([xx, yy, zz], -1).reshape(-1, 3) @ geom.matrix.T
+    iu, iv, ip, inside = nearest_plane_indices(torch.from_numpy(world), centre_lps_mm=geom.centre_lps_mm,
+                                               basis_lps=basis, grid=grid)
+    mapped = np.zeros((len(world), 2))
+    mapped[:, 0] = 1.0
+    mapped[inside.numpy()] = pred[ip[inside], :, iu[inside], iv[inside]].numpy()
+    mapped_ref_zyx = mapped_ref.transpose(2, 1, 0, 3).reshape(-1, 2)
+    assert 0.2 < inside.float().mean() < 1.0  # the test covers voxels inside and outside the sampled cube
+    np.testing.assert_allclose(mapped, mapped_ref_zyx, atol=1e-6)
