@@ -535,3 +535,25 @@ def test_post_processing_switches_become_cli_options_and_bad_sigma_is_refused():
     stderr = "Traceback (most recent call last):\n  File x\nInputError: spacing 0 mm\n"
     assert errorSummary(stderr) == "InputError: spacing 0 mm"
     assert errorSummary("") == "(the process printed no message)"
+
+
+def test_slicers_terminology_logic_loads_the_terminology_and_reads_back_every_segment_entry():
+    from InnerEarSegMRML.paths import TERMINOLOGY_PATH
+
+    logic = slicer.vtkSlicerTerminologiesModuleLogic()
+    context = logic.LoadTerminologyFromFile(str(TERMINOLOGY_PATH))
+    assert context == "InnerEarSeg inner ear structures"
+    meanings = {"cochlea": "Cochlea", "vestibule": "Vestibule", "superior canal": "Superior semicircular canal",
+                "lateral canal": "Lateral semicircular canal", "posterior canal": "Posterior semicircular canal"}
+    for info in all_labels():
+        entry = slicer.vtkSlicerTerminologyEntry()
+        assert logic.DeserializeTerminologyEntry(terminologyEntries()[info.value], entry)
+        assert entry.GetTypeObject().GetCodeMeaning() == meanings[info.structure.display_name]
+        assert entry.GetTypeObject().GetCodingSchemeDesignator() == "99INNEREARSEG"
+        assert entry.GetTypeModifierObject().GetCodeMeaning().lower() == info.side.value
+    category, loaded_type = slicer.vtkSlicerTerminologyCategory(), slicer.vtkSlicerTerminologyType()
+    assert logic.GetNthCategoryInTerminology(context, 0, category)
+    for index, info in enumerate(all_labels()[:5]):  # the recommended colours are the segment colours
+        assert logic.GetNthTypeInTerminologyCategory(context, category, index, loaded_type)
+        assert [round(c / 255, 2) for c in loaded_type.GetRecommendedDisplayRGBValue()] == \
+            [round(c, 2) for c in info.color_rgb]
