@@ -555,5 +555,5 @@ def test_slicers_terminology_logic_loads_the_terminology_and_reads_back_every_se
     assert logic.GetNthCategoryInTerminology(context, 0, category)
     for index, info in enumerate(all_labels()[:5]):  # the recommended colours are the segment colours
         assert logic.GetNthTypeInTerminologyCategory(context, category, index, loaded_type)
-        assert [round(c / 255, 2) for c in loaded_type.GetRecommendedDisplayRGBValue()] == \
-            [round(c, 2) for c in info.color_rgb]
+        np.testing.assert_allclose(np.array(loaded_type.GetRecommendedDisplayRGBValue()) / 255, info.color_rgb,
+                                   atol=0.5 / 255 + 1e-9)
