@@ -10,12 +10,14 @@ import numpy as np
 
 from ..labels import Side, Structure
 from .anatomy import draw_anatomy_params
-from .labyrinth import build_labyrinth
+from .labyrinth import build_labyrinth, canal_clearance_mm
 from .pathology import apply_before_build, ct_effects, likert_score
 from .render import EarScene, Scene
 from .scene import draw_head_params, ear_placement, head_rotation
 from .surroundings import draw_surroundings_params, draw_tissue_hu
 
+MAX_DRAWS = 30
+MIN_CANAL_GAP_MM = 0.2  # bone between two canals (walls); anatomically they never touch
 _STREAMS = {"anatomy": 1, "surroundings": 3, "pathology": 5, "effects": 7, "jitter": 9, "head": 20, "tissue": 21,
             "physics": 22, "fov": 23}
 
@@ -28,9 +30,14 @@ def stream(seed: int, name: str, side: Side | None = None) -> np.random.Generato
 
 def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_mm) -> tuple[EarScene, dict]:
     """Labyrinth, surroundings and pathology effects of one ear, placed in the world; plus its meta."""
-    params = draw_anatomy_params(stream(seed, "anatomy", side))
-    params, status, cavity, records = apply_before_build(tuple(pathologies), params, stream(seed, "pathology", side))
-    lab = build_labyrinth(params, status=status, common_cavity=cavity)
+    rng_anat, rng_path = stream(seed, "anatomy", side), stream(seed, "pathology", side)
+    for attempt in range(MAX_DRAWS):  # redraw anatomies whose canals would touch each other
+        params = draw_anatomy_params(rng_anat)
+        params, status, cavity, records = apply_before_build(tuple(pathologies), params, rng_path)
+        lab = build_labyrinth(params, status=status, common_cavity=cavity)
+        if canal_clearance_mm(lab) >= MIN_CANAL_GAP_MM:
+            break
+    lab.params["draws"] = attempt + 1
     effects = ct_effects(lab, stream(seed, "effects", side))
     rot, shift = ear_placement(head, side, head_origin_world_mm)
     ear = EarScene(side, lab, rot, shift, draw_surroundings_params(stream(seed, "surroundings", side)), effects)

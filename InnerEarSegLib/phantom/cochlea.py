@@ -35,12 +35,19 @@ def _solve_r0(a_value, d0, da, ra, turns) -> tuple[float, float]:
 
 
 def build_cochlea(p: dict, attach_mm: np.ndarray) -> tuple[list[Tube], dict]:
-    """Cochlear duct tube and its landmarks, given the vestibular attachment point (ear frame)."""
+    """Cochlear duct and its landmarks, given the vestibular attachment point (ear frame).
+
+    The duct's cross-section is flattened like the real scalae: ``cochlea_lumen_*_mm`` is its radial
+    width, ``cochlea_lumen_height_*_mm`` its height along the modiolus; it is swept as three
+    side-by-side tubes (inner wall, centre, outer wall) of the height's diameter.
+    """
     a = cochlear_axis(p)
-    d0, da = p["cochlea_lumen_base_mm"], p["cochlea_lumen_apex_mm"]
+    w0, wa = p["cochlea_lumen_base_mm"], p["cochlea_lumen_apex_mm"]
+    t0 = p.get("cochlea_lumen_height_base_mm", w0)
+    ta = p.get("cochlea_lumen_height_apex_mm", wa)
     turns = p["cochlea_turns"]
-    r0, b = _solve_r0(p["cochlea_a_value_mm"], d0, da, p["cochlea_apex_radius_mm"], turns)
-    rise = max(p["cochlea_height_mm"] - 0.5 * (d0 + da), 0.6)
+    r0, b = _solve_r0(p["cochlea_a_value_mm"], w0, wa, p["cochlea_apex_radius_mm"], turns)
+    rise = max(p["cochlea_height_mm"] - 0.5 * (t0 + ta), 0.6)
     q = unit([0.35, 1.0, 0.35])  # modiolus -> vestibule: posterior, lateral, a little up
     u0 = unit(q - np.dot(q, a) * a)
     v0 = np.cross(a, u0)
@@ -52,21 +59,28 @@ def build_cochlea(p: dict, attach_mm: np.ndarray) -> tuple[list[Tube], dict]:
     theta = np.linspace(0.0, theta_end, n)
     s = theta / theta_end
     r = r0 * np.exp(-b * theta)
-    h = rise * s
-    centre = base + (r * np.cos(theta))[:, None] * u0 + (r * np.sin(theta))[:, None] * v0 + h[:, None] * a
-    diam = d0 + (da - d0) * s
+    h = rise * (1.0 - (1.0 - s) ** float(p.get("cochlea_rise_exponent", 1.7)))  # basal turn rises most
+    radial = np.cos(theta)[:, None] * u0 + np.sin(theta)[:, None] * v0
+    centre = base + r[:, None] * radial + h[:, None] * a
+    width = w0 + (wa - w0) * s
+    height = t0 + (ta - t0) * s
     cyst = float(p.get("cochlea_apex_cyst_mm", 0.0))
+    diam = height.copy()
     if cyst > 0:  # incomplete partition: cystic apex
         diam = np.maximum(diam, cyst * np.exp(-(((1 - s) * turns / 0.45) ** 2)))
     hook_pts, _ = resample_polyline(np.vstack([attach_mm, centre[0]]), 0.1)
     points = np.vstack([hook_pts[:-1], centre])
-    radii = 0.5 * np.concatenate([np.full(len(hook_pts) - 1, 0.9 * d0), diam])
-    tube = Tube(Structure.COCHLEA, points, radii, "cochlear duct")
+    radii = 0.5 * np.concatenate([np.full(len(hook_pts) - 1, 1.1 * t0), diam])
+    tubes = [Tube(Structure.COCHLEA, points, radii, "cochlear duct")]
+    side_offset = np.maximum(0.5 * (width - height), 0.0)[:, None] * radial
+    for sign, name in ((1.0, "cochlear duct outer wall"), (-1.0, "cochlear duct inner wall")):
+        tubes.append(Tube(Structure.COCHLEA, centre + sign * side_offset, 0.5 * height, name))
     marks = {
         "cochlear_apex": centre[-1] + 0.5 * diam[-1] * a,
-        "round_window": centre[min(8, n - 1)] - 0.45 * d0 * a + 0.25 * d0 * u0,
+        "round_window": centre[min(8, n - 1)] - 0.45 * t0 * a + 0.35 * w0 * u0,
         "cochlea_base_centre": base,
         "cochlea_axis": a,
     }
-    p_derived = {"cochlea_r0_mm": r0, "cochlea_spiral_decay": b, "cochlea_rise_mm": rise}
-    return [tube], {"marks": marks, "derived": p_derived, "centreline": centre}
+    p_derived = {"cochlea_r0_mm": r0, "cochlea_spiral_decay": b, "cochlea_rise_mm": rise,
+                 "cochlea_centreline_length_mm": float(np.linalg.norm(np.diff(centre, axis=0), axis=1).sum())}
+    return tubes, {"marks": marks, "derived": p_derived, "centreline": centre}

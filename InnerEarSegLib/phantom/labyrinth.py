@@ -80,3 +80,33 @@ def build_labyrinth(p: dict, *, status: dict[str, str] | None = None, common_cav
     params = dict(p)
     params["derived"] = derived
     return Labyrinth(tuple(tubes), tuple(blobs), marks, params, status, disorganised=common_cavity)
+
+
+def canal_clearance_mm(lab: Labyrinth) -> float:
+    """Smallest wall-to-wall gap (mm) between two different canals' tubes.
+
+    The superior and posterior canals share the common crus, so the last ``crus + 3 mm`` of each
+    (the crus and the arcs' convergence onto it) is left out of the comparison.
+    """
+    from scipy.spatial import cKDTree
+
+    crus = lab.landmarks_mm.get("common_crus_top")
+    parts = {}
+    for t in lab.tubes:
+        if not t.name.endswith("canal"):
+            continue
+        pts, rad = t.points_mm, t.radii_mm
+        if t.name in ("superior canal", "posterior canal") and crus is not None:
+            along = np.cumsum(np.r_[0, np.linalg.norm(np.diff(pts, axis=0), axis=1)])
+            keep = along < along[-1] - (np.linalg.norm(crus - pts[-1]) + 3.0)
+            pts, rad = pts[keep], rad[keep]
+        parts[t.name] = (pts, rad)
+    best = np.inf
+    names = sorted(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            (pa, ra), (pb, rb) = parts[a], parts[b]
+            if len(pa) and len(pb):
+                d, j = cKDTree(pb).query(pa)
+                best = min(best, float((d - ra - rb[j]).min()))
+    return best

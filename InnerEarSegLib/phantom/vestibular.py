@@ -39,11 +39,11 @@ def build_vestibule(p: dict) -> tuple[list[Ellipsoid], dict]:
                   s1 * np.array([0.95 * sx, 0.7 * sy, 0.75 * sz]), "saccular recess"),
     ]
     attach = {
-        "superior": np.array([0.45 * sx, -0.45 * sy, 0.7 * sz]),
+        "superior": np.array([0.2 * sx, -0.5 * sy, 0.8 * sz]),
         "posterior": np.array([-0.35 * sx, 0.55 * sy, -0.5 * sz]),
-        "lateral_ampulla": np.array([0.7 * sx, -0.3 * sy, 0.3 * sz]),
-        "lateral_posterior": np.array([0.45 * sx, 0.6 * sy, 0.15 * sz]),
-        "crus_base": np.array([-0.5 * sx, 0.45 * sy, 0.6 * sz]),
+        "lateral_ampulla": np.array([0.75 * sx, -0.15 * sy, 0.15 * sz]),
+        "lateral_posterior": np.array([0.5 * sx, 0.55 * sy, 0.45 * sz]),
+        "crus_base": np.array([-0.55 * sx, 0.55 * sy, 0.55 * sz]),
         "cochlea": np.array([0.25 * sx, -0.75 * sy, -0.55 * sz]),
         "oval_window": np.array([0.97 * sx, -0.2 * sy, -0.3 * sz]),
     }
@@ -65,7 +65,7 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     phs = p["canal_nonplanarity_phase"]
     amp = p["ampulla_scale"]
     crus_base = attach["crus_base"]
-    crus_top = crus_base + p["crus_length_mm"] * unit([-0.05, -0.3, 1.0])
+    crus_top = crus_base + p["crus_length_mm"] * unit([-0.1, 0.0, 1.0])
     anterior_off = 0.22 * unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], unit(crus_top - crus_base))
                                * unit(crus_top - crus_base))
     marks["common_crus_top"] = crus_top
