@@ -200,9 +200,8 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         ``ears`` (per ear: side, labyrinth_centre_lps_mm, structures_present, likert, pathologies,
         landmarks_lps_mm, anatomy parameters), ``protocol``, ``physics``, ``head``, ``tissue_hu``, ...
     """
-    pathologies = _check_common(protocol, tuple(str(p).partition("@")[0] for p in
-                                                (pathologies if not isinstance(pathologies, str) else [pathologies])))
-    raw = (pathologies if not isinstance(pathologies, str) else [pathologies])
+    raw = tuple([pathologies] if isinstance(pathologies, str) else (pathologies or ()))
+    _check_common(protocol, tuple(str(p).partition("@")[0] for p in raw))
     if fov not in FOVS:
         raise ValueError(f"fov must be one of {FOVS}, got {fov!r}")
     if dtype not in ("int16", "float32"):
