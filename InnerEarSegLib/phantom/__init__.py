@@ -2,23 +2,12 @@
 
 ``generate_roi(seed, side, ...)`` renders one ear's model box for training on the fly;
 ``generate(seed, ...)`` renders a full two-ear head CT with labels and a JSON-able sidecar.
+See ``docs/readme/phantom.md``.
 """
 from __future__ import annotations
 
+from .generate import generate, generate_roi  # the functions shadow the submodule name on purpose
+from .pathology import PATHOLOGIES
+from .physics import PROTOCOLS
+
 __all__ = ["generate", "generate_roi", "PATHOLOGIES", "PROTOCOLS"]
-
-
-def __getattr__(name: str):
-    if name in ("generate", "generate_roi"):
-        from . import generate as _g
-
-        return getattr(_g, name)
-    if name == "PATHOLOGIES":
-        from .pathology import PATHOLOGIES
-
-        return PATHOLOGIES
-    if name == "PROTOCOLS":
-        from .physics import PROTOCOLS
-
-        return PROTOCOLS
-    raise AttributeError(name)
