@@ -33,37 +33,55 @@ VARIANTS = ("axial", "flipped", "coronal", "oblique", "rotated20", "cbct", "one-
 PATHOLOGY_CYCLE = ((), ("otosclerosis",), (), ("incomplete_partition",), (), ("implant",), (), ("missing_canal",))
 
 
+def _grid_covering(image: sitk.Image, rotation: np.ndarray) -> sitk.Image:
+    """An empty grid with direction `rotation` and the image's spacing that covers all of `image`."""
+    size = np.asarray(image.GetSize())
+    spacing = np.asarray(image.GetSpacing())
+    corners = np.array([image.TransformContinuousIndexToPhysicalPoint([float(v) for v in c])
+                        for c in np.ndindex(2, 2, 2) for c in [np.asarray(c) * (size - 1)]])
+    local = corners @ rotation  # coordinates along the new axes
+    low, high = local.min(axis=0), local.max(axis=0)
+    n = np.ceil((high - low) / spacing).astype(int) + 1
+    ref = sitk.Image([int(v) for v in n], image.GetPixelID())
+    ref.SetSpacing(tuple(spacing))
+    ref.SetDirection(tuple(rotation.ravel()))
+    ref.SetOrigin(tuple(rotation @ low))
+    return ref
+
+
 def _world_preserving_oblique(image: sitk.Image, angle_deg: float, axis=(0.3, 1.0, 0.4)) -> sitk.Image:
     """The same anatomy resampled onto a grid whose axes are rotated by `angle_deg` (world unchanged)."""
     rot = np.asarray(sitk.VersorTransform(tuple(axis), np.radians(angle_deg)).GetMatrix()).reshape(3, 3)
-    size = np.asarray(image.GetSize())
-    spacing = np.asarray(image.GetSpacing())
-    centre = np.asarray(image.TransformContinuousIndexToPhysicalPoint(((size - 1) / 2).tolist()))
-    ref = sitk.Image([int(v) for v in size], image.GetPixelID())
-    ref.SetSpacing(tuple(spacing))
-    ref.SetDirection(tuple(rot.ravel()))
-    ref.SetOrigin(tuple(centre - rot @ ((size - 1) / 2 * spacing)))
-    return sitk.Resample(image, ref, sitk.Transform(), sitk.sitkLinear, -1000.0)
+    return sitk.Resample(image, _grid_covering(image, rot), sitk.Transform(), sitk.sitkLinear, -1000.0)
 
 
-def _rotate_head(image: sitk.Image, truth: dict, angles_deg) -> tuple[sitk.Image, dict]:
-    """Rotate the content about the image centre (world changes); move the truth with it."""
-    size = np.asarray(image.GetSize())
-    centre = image.TransformContinuousIndexToPhysicalPoint(((size - 1) / 2).tolist())
-    transform = sitk.Euler3DTransform(centre, *np.radians(angles_deg))  # output point -> input point
+def _rotate_head(image: sitk.Image, truth: dict, rotation: np.ndarray) -> tuple[sitk.Image, dict]:
+    """Rotate the content by `rotation` about the midpoint of the ears (world changes); move the truth too."""
+    centre = np.mean(list(truth.values()), axis=0)
+    transform = sitk.AffineTransform(3)  # maps output points to input points: the inverse rotation
+    transform.SetMatrix(tuple(rotation.T.ravel()))
+    transform.SetCenter(tuple(centre))
     rotated = sitk.Resample(image, image, transform, sitk.sitkLinear, -1000.0)
-    inverse = transform.GetInverse()
-    return rotated, {side: np.asarray(inverse.TransformPoint(tuple(float(v) for v in c))) for side, c in truth.items()}
+    return rotated, {side: rotation @ (c - centre) + centre for side, c in truth.items()}
+
+
+def _euler_xyz_deg(angles_deg) -> np.ndarray:
+    """Rz @ Ry @ Rx, as the phantom composes its head pose."""
+    ax, ay, az = np.radians(angles_deg)
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    return rz @ ry @ rx
 
 
 def make_case(seed: int, variant: str, pathologies=()) -> tuple[sitk.Image, dict, str]:
     """A phantom CT for `variant`, its truth {side: centre LPS mm}, and a description."""
     rng = np.random.default_rng(seed)
-    fov, protocol, matrix, slices = "both", "mdct", 320, 72
+    fov, protocol, matrix, slices = "both", "mdct", 320, 72 if variant != "rotated20" else 110
     if variant == "cbct":
         protocol, matrix, slices = "cbct", 448, 96
     elif variant in ("one-ear", "one-ear-cbct"):
-        fov = ("left", "right")[seed % 2]
+        fov = ("left", "right")[(seed // 8 + seed) % 2]
         protocol = "cbct" if variant == "one-ear-cbct" else "mdct"
         matrix, slices = 256, 96
     if fov == "both" and "incomplete_fov" in pathologies:
@@ -82,10 +100,13 @@ def make_case(seed: int, variant: str, pathologies=()) -> tuple[sitk.Image, dict
         ct = _world_preserving_oblique(ct, angle)
         desc += f" oblique-grid {angle:.0f}deg"
     elif variant == "rotated20":
-        angles = [float(v) for v in rng.choice([-1, 1], 3) * np.array([rng.uniform(5, 20), rng.uniform(5, 20),
-                                                                      rng.uniform(15, 20)])]
-        ct, truth = _rotate_head(ct, truth, angles)
-        desc += f" head+rot{tuple(round(a) for a in angles)}"
+        # final head pose: +-20 deg about one axis, +-(5-20) deg about the others (the phantom's own
+        # pose, up to +-15 deg, is replaced, not added to)
+        target = rng.choice([-1, 1], 3) * rng.uniform(5, 20, 3)
+        target[int(rng.integers(0, 3))] = 20.0 * rng.choice([-1, 1])
+        pose = _euler_xyz_deg(meta["head"]["pose_deg"])
+        ct, truth = _rotate_head(ct, truth, _euler_xyz_deg(target) @ pose.T)
+        desc += f" head pose {tuple(int(round(a)) for a in target)} deg (was {tuple(int(round(a)) for a in meta['head']['pose_deg'])})"
     if pathologies:
         desc += f" path={','.join(pathologies)}"
     return ct, truth, desc
@@ -103,8 +124,10 @@ def evaluate(ct: sitk.Image, truth: dict) -> dict:
     ears = []
     for side, centre in truth.items():
         loc = found.get(side)
+        signed = None if loc is None else (np.asarray(loc.centre_lps_mm) - centre) * (1.0 if side == "left" else -1.0, 1, 1)
         ears.append({"side": side, "found": loc is not None,
-                     "error_mm": None if loc is None else float(np.linalg.norm(np.asarray(loc.centre_lps_mm) - centre)),
+                     "error_mm": None if loc is None else float(np.linalg.norm(signed)),
+                     "error_lateral_posterior_superior_mm": None if signed is None else [float(v) for v in signed],
                      "confidence": None if loc is None else loc.confidence})
     extra = [s for s in found if s not in truth]
     return {"ears": ears, "extra_sides": extra, "n_found": len(locations), "time_s": elapsed, "error": error}
@@ -127,14 +150,17 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", type=int, default=24, help="number of cases (default 24)")
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--json", help="write per-case results to this JSON file")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS,
+                        help="cycle through these variants only (default: all)")
+    parser.add_argument("--no-pathologies", action="store_true", help="normal ears only")
     parser.add_argument("--timing", action="store_true", help="also time a 512 x 512 x 160 CT (median of 5)")
     args = parser.parse_args(argv)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
     rows = []
     for i in range(args.cases):
         seed = args.first_seed + i
-        variant = VARIANTS[i % len(VARIANTS)]
-        pathologies = PATHOLOGY_CYCLE[(i // len(VARIANTS) + i) % len(PATHOLOGY_CYCLE)]
+        variant = args.variants[i % len(args.variants)]
+        pathologies = () if args.no_pathologies else PATHOLOGY_CYCLE[(i // len(VARIANTS) + i) % len(PATHOLOGY_CYCLE)]
         ct, truth, desc = make_case(seed, variant, pathologies)
         result = evaluate(ct, truth)
         result.update({"seed": seed, "variant": variant, "description": desc})
@@ -155,10 +181,13 @@ def main(argv=None) -> int:
         "within_2mm": int((errors <= 2.0).sum()),
         "time_s_median": float(np.median(times)), "time_s_max": float(times.max()),
     }
+    signed = np.array([e["error_lateral_posterior_superior_mm"] for e in ears if e["found"]])
+    summary["mean_signed_error_lateral_posterior_superior_mm"] = [float(v) for v in signed.mean(axis=0)]
     print(f"\nears found with the right side: {n_found}/{len(ears)} (extra/wrong-side detections: {n_extra}); "
           f"centre error median {summary['error_mm_median']:.2f} mm, max {summary['error_mm_max']:.2f} mm, "
           f"{summary['within_2mm']}/{errors.size} within 2 mm; locate time median {summary['time_s_median']:.2f} s, "
-          f"max {summary['time_s_max']:.2f} s (matrices as listed; 2 threads)")
+          f"max {summary['time_s_max']:.2f} s (matrices as listed; 2 threads)\nmean signed error (lateral, posterior, "
+          f"superior): {tuple(round(v, 2) for v in summary['mean_signed_error_lateral_posterior_superior_mm'])} mm")
     if args.timing:
         summary["timing_512x512x160"] = timing_512()
         t = summary["timing_512x512x160"]

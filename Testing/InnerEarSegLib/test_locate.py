@@ -158,3 +158,12 @@ def test_phantom_ear_in_a_small_field_of_view_is_found_within_2_mm_with_its_side
     (location,) = locate_ears(ct)
     assert location.side is side
     assert np.linalg.norm(np.asarray(location.centre_lps_mm) - meta["labyrinth_centre_lps_mm"]) <= 2.0
+
+
+def test_both_phantom_ears_are_found_within_2_mm_in_a_flipped_full_ct():
+    from InnerEarSegLib.phantom.generate import generate
+
+    ct, _, meta = generate(1002, protocol="mdct", fov="both", matrix=256, slices=56)
+    truth = {e["side"]: np.asarray(e["labyrinth_centre_lps_mm"]) for e in meta["ears"]}
+    assert sorted(truth) == ["left", "right"]
+    assert_found(locate_ears(sitk.Flip(ct, [True, True, False])), truth, tolerance_mm=2.0)
