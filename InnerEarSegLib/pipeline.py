@@ -155,7 +155,8 @@ def segment(
     with _timed("predict", timings):
         for i, box in enumerate(boxes):
             report("predict", f"{box.side.value} ear: running the network", i / len(boxes))
-            probabilities.append(predictor.predict(image, box, cancel=cancel))
+            probabilities.append(_predict(predictor, image, box, cancel,
+                                          lambda _s, f, m, i=i: report("predict", m, (i + f) / len(boxes))))
             cancel.raise_if_cancelled()
         report("predict", "network done")
 
@@ -228,6 +229,15 @@ def _build_predictor(options: SegmentOptions):
 
     loaded = load_model_package(options.model_path or default_model_path())
     return build_predictor(loaded, resolve_device(options.device))
+
+
+def _predict(predictor, image, box, cancel, progress) -> np.ndarray:
+    """Run one box; predictors that report their own progress (the slow MPUNet on a CPU) get a callback."""
+    import inspect
+
+    if "progress" in inspect.signature(predictor.predict).parameters:
+        return predictor.predict(image, box, cancel=cancel, progress=progress)
+    return predictor.predict(image, box, cancel=cancel)
 
 
 def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: SegmentOptions) -> np.ndarray:
