@@ -79,12 +79,12 @@ def draw_anatomy_params(rng: np.random.Generator) -> dict:
     """
     p = {
         # cochlea: A-value 9.2 +- 0.5 (7.9-10.8), height 3.3 +- 0.25, 2.6 +- 0.3 turns
-        "cochlea_a_value_mm": _clipped_normal(rng, 9.2, 0.5, 8.2, 10.4),
+        "cochlea_a_value_mm": _clipped_normal(rng, 9.2, 0.45, 8.4, 10.4),
         "cochlea_height_mm": _clipped_normal(rng, 3.5, 0.25, 3.0, 4.0),
         "cochlea_turns": _clipped_normal(rng, 2.6, 0.2, 2.2, 2.9),
         "cochlea_lumen_base_mm": float(rng.uniform(3.0, 3.4)),
-        "cochlea_lumen_height_base_mm": float(rng.uniform(1.3, 1.5)),
-        "cochlea_lumen_height_apex_mm": float(rng.uniform(0.9, 1.05)),
+        "cochlea_lumen_height_base_mm": float(rng.uniform(1.4, 1.6)),
+        "cochlea_lumen_height_apex_mm": float(rng.uniform(0.95, 1.1)),
         "cochlea_rise_exponent": float(rng.uniform(2.0, 2.5)),
         "cochlea_lumen_apex_mm": float(rng.uniform(1.5, 1.75)),
         "cochlea_apex_radius_mm": float(rng.uniform(0.3, 0.45)),

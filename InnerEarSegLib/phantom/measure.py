@@ -92,15 +92,34 @@ def fit_canal(labels: np.ndarray, structure: Structure, spacing_zyx_mm, *, exclu
     pts = _coords_mm(mask, sp)
     if len(pts) < 20:
         raise ValueError(f"{structure.key} canal has too few voxels to fit ({len(pts)})")
+    keep = np.ones(len(pts), bool)
+    for _ in range(3):  # trimmed fit: limbs and the common crus are not on the arc
+        normal, radius, centre, resid = _plane_circle(pts[keep])
+        if keep.sum() < 40:
+            break
+        res_all = _circle_residual(pts, normal, radius, centre)
+        keep = res_all <= np.quantile(res_all, 0.8)
+    return normal, radius, centre
+
+
+def _plane_circle(pts: np.ndarray):
     mean = pts.mean(axis=0)
-    w, vecs = np.linalg.eigh(np.cov((pts - mean).T))
+    vecs = np.linalg.eigh(np.cov((pts - mean).T))[1]
     normal, e1, e2 = vecs[:, 0], vecs[:, 2], vecs[:, 1]
     a, b = (pts - mean) @ e1, (pts - mean) @ e2
     design = np.stack([a, b, np.ones_like(a)], axis=1)
     sol, *_ = np.linalg.lstsq(design, a * a + b * b, rcond=None)
     ca, cb = sol[0] / 2, sol[1] / 2
-    radius = float(np.sqrt(sol[2] + ca * ca + cb * cb))
-    return normal, radius, mean + ca * e1 + cb * e2
+    radius = float(np.sqrt(max(sol[2] + ca * ca + cb * cb, 0.0)))
+    centre = mean + ca * e1 + cb * e2
+    return normal, radius, centre, _circle_residual(pts, normal, radius, centre)
+
+
+def _circle_residual(pts, normal, radius, centre) -> np.ndarray:
+    rel = pts - centre
+    h = rel @ normal
+    in_plane = np.linalg.norm(rel - np.outer(h, normal), axis=1)
+    return np.hypot(in_plane - radius, h)
 
 
 def plane_angle_deg(n1: np.ndarray, n2: np.ndarray) -> float:
