@@ -17,10 +17,10 @@ import SimpleITK as sitk
 
 from InnerEarSegLib.phantom.generate import generate
 
-SEED = 20261126
+SEED = 20261131  # 0.36 x 0.36 x 0.62 mm, a typical clinical temporal-bone protocol
 OUT = Path(__file__).resolve().parent.parent / "Resources" / "SampleData"
 #: Half-widths of the crop around the midpoint of the two labyrinths, in mm (x lateral, y, z).
-HALF_MM = (52.0, 24.0, 16.0)
+HALF_MM = (52.0, 24.0, 18.0)
 
 
 def crop_around(ct: sitk.Image, labels: sitk.Image, centre_lps_mm: np.ndarray):
