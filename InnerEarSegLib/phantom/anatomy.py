@@ -90,7 +90,7 @@ def draw_anatomy_params(rng: np.random.Generator) -> dict:
         "cochlea_apex_radius_mm": float(rng.uniform(0.3, 0.45)),
         "cochlea_axis_azimuth_deg": float(rng.uniform(40.0, 60.0)),  # from anterior towards lateral
         "cochlea_axis_elevation_deg": float(rng.uniform(-30.0, -12.0)),  # negative: points down
-        "cochlea_hook_mm": float(rng.uniform(0.7, 1.1)),
+        "cochlea_hook_mm": float(rng.uniform(0.3, 0.7)),
         # vestibule approx. 5-6 (AP) x 3 (lat) x 4-5 (vertical) mm
         "vestibule_semi_mm": [float(rng.uniform(1.75, 1.95)), float(rng.uniform(2.95, 3.3)),
                               float(rng.uniform(2.35, 2.65))],

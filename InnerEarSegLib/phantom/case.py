@@ -80,9 +80,26 @@ def ear_meta(ear: EarScene, meta: dict, *, status_override: dict | None = None) 
         "landmarks_lps_mm": landmarks,
         "anatomy": _jsonable(lab.params),
         "surroundings": _jsonable(ear.surroundings),
+        "ct_effects": _effects_meta(ear),
         "ear_to_world": {"rotation": [[float(v) for v in row] for row in ear.rot],
                          "translation_mm": [float(v) for v in ear.shift]},
     }
+
+
+def _effects_meta(ear: EarScene) -> dict:
+    """Where each CT-only pathology effect sits in the world (for checks and readers)."""
+    eff = ear.effects
+    out: dict = {}
+    if eff.get("otosclerosis_foci"):
+        out["otosclerosis_foci"] = [{"centre_lps_mm": to_world(ear, c), "radius_mm": float(r), "hu": float(v)}
+                                    for c, r, v in eff["otosclerosis_foci"]]
+    if eff.get("dehiscence_mm"):
+        out["dehiscence_mm"] = float(eff["dehiscence_mm"])
+    if eff.get("electrode_points") is not None:
+        pts = eff["electrode_points"]
+        out["electrode"] = {"points_lps_mm": [to_world(ear, p) for p in pts[:: max(len(pts) // 12, 1)]],
+                            "radius_mm": float(eff.get("electrode_radius_mm", 0.3))}
+    return out
 
 
 def _jsonable(obj):

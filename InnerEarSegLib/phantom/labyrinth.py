@@ -73,6 +73,9 @@ def build_labyrinth(p: dict, *, status: dict[str, str] | None = None, common_cav
         derived["cochlea_axis"] = [float(x) for x in coch["marks"]["cochlea_axis"]]
         derived["cochlea_base_centre_mm"] = [float(x) for x in coch["marks"]["cochlea_base_centre"]]
     marks["oval_window"] = attach["oval_window"]
+    sup = next((t for t in tubes if t.name == "superior canal"), None)
+    if sup is not None:
+        marks["superior_canal_top"] = sup.points_mm[int(np.argmax(sup.points_mm[:, 2]))]
     marks["vestibule_centre"] = np.zeros(3)
     lo, hi = _bounds(tubes, blobs)
     marks["labyrinth_centre"] = 0.5 * (lo + hi)

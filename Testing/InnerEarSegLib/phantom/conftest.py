@@ -23,8 +23,8 @@ def normal_roi_samples():
 
 @pytest.fixture(scope="session")
 def small_full_case():
-    """A reduced-size full two-ear CT (256 x 256 x 64) with its labels and meta."""
+    """A reduced-size full two-ear CT (352 x 352 x 96) with its labels and meta."""
     from InnerEarSegLib.phantom import generate
 
-    ct, lab, meta = generate(11, matrix=288, slices=72)
+    ct, lab, meta = generate(11, matrix=352, slices=96)
     return ct, lab, meta
