@@ -349,6 +349,8 @@ def _refined_candidates(image: sitk.Image, peaks, levels: _Levels, options: Loca
     """Refine the strongest coarse peaks; merge those that land on the same pocket (within 8 mm)."""
     found: list[_Candidate] = []
     for peak, strength in peaks[:options.max_candidates]:
+        if _has_clear_pair(found, options):
+            break
         centroid, volume_mm3, capsule = _refine_centre(image, peak, levels, options)
         if volume_mm3 >= options.min_pocket_mm3:
             found.append(_Candidate(centroid, volume_mm3, capsule, strength))
@@ -358,6 +360,12 @@ def _refined_candidates(image: sitk.Image, peaks, levels: _Levels, options: Loca
         if all(np.linalg.norm(c.centroid_lps_mm - k.centroid_lps_mm) > 8.0 for k in kept):
             kept.append(c)
     return kept
+
+
+def _has_clear_pair(found: list[_Candidate], options: LocateOptions) -> bool:
+    """Two capsule-walled, labyrinth-sized pockets already form a plausible pair: no need to look further."""
+    strong = [(c.centroid_lps_mm, c.score) for c in found if c.capsule and c.volume_mm3 >= 60.0]
+    return len(strong) >= 2 and len(_choose_ears(strong, options)) == 2
 
 
 def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
@@ -399,12 +407,19 @@ def _without_wide_canals(mask: np.ndarray, spacing_mm: float, max_radius_mm: flo
     The internal auditory canal (radius 1.9-3 mm), the carotid canal and the jugular bulb are wider
     than the vestibule (half-width 1.5-1.7 mm), the cochlear turns and the canals.
     """
-    edt = ndimage.distance_transform_edt(mask) * spacing_mm
-    core = edt > max_radius_mm
+    if not mask.any():
+        return mask
+    margin = int(np.ceil(max_radius_mm / spacing_mm)) + 2
+    idx = np.argwhere(mask)
+    box = tuple(slice(max(lo - margin, 0), hi + margin + 1) for lo, hi in zip(idx.min(axis=0), idx.max(axis=0)))
+    sub = mask[box]
+    core = ndimage.distance_transform_edt(sub) * spacing_mm > max_radius_mm
     if not core.any():
         return mask
     wide = ndimage.distance_transform_edt(~core) * spacing_mm <= max_radius_mm + spacing_mm
-    return mask & ~wide
+    out = mask.copy()
+    out[box] = sub & ~wide
+    return out
 
 
 def _main_pocket(enclosed: np.ndarray, values: np.ndarray, spacing_mm: float,
@@ -431,7 +446,7 @@ def _main_pocket(enclosed: np.ndarray, values: np.ndarray, spacing_mm: float,
         box = tuple(slice(max(b.start - 3, 0), b.stop + 3) for b in box)
         pocket = labels[box] == label
         volume_mm3 = pocket.sum() * spacing_mm**3
-        if volume_mm3 < 1.0:
+        if volume_mm3 < 2.0:
             continue
         shell = ndimage.binary_dilation(pocket, iterations=2) & ~enclosed[box]
         wall = float(values[box][shell].mean()) / bright_hu if shell.any() else 0.0
