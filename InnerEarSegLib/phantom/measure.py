@@ -151,10 +151,17 @@ def cochlear_turns(labels: np.ndarray, spacing_zyx_mm, *, sectors: int = 36) -> 
     Around the modiolar axis (least-extent axis through the apex), each of `sectors` half-planes
     cuts the duct once per turn; the mean number of separate cross-sections (connected blobs in the
     (radius, height) half-plane) is the number of turns. Turns that merge at this resolution count
-    once (under-count); the basal hook can add a cross-section in a few sectors.
+    once (under-count). The first 1.5 mm of the duct next to the vestibule (the hook) is left out.
     """
     sp = np.asarray(spacing_zyx_mm, float)
-    pts = _coords_mm(labels == Structure.COCHLEA, sp)
+    coch = labels == Structure.COCHLEA
+    pts_all = _coords_mm(coch, sp)
+    if len(pts_all) < 50:
+        return 0.0
+    vest = labels == Structure.VESTIBULE
+    if vest.any():  # leave out the basal hook where the duct leaves the vestibule
+        coch = coch & (ndimage.distance_transform_edt(~vest, sampling=sp) > 1.5)
+    pts = _coords_mm(coch, sp)
     if len(pts) < 50:
         return 0.0
     axis = np.linalg.eigh(np.cov((pts - pts.mean(axis=0)).T))[1][:, 0]
