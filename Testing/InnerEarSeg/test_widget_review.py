@@ -1,0 +1,217 @@
+"""The module widget's Review section and parameter node, driven without Slicer's GUI.
+
+``InnerEarSeg.py`` is imported with small stand-ins for Qt and for the Slicer GUI helpers that the
+``slicer-core`` wheel does not have; the MRML scene, the review state (``InnerEarSegLib.review``) and
+the ratings table are real. The widgets are plain objects with the attributes the widget code sets.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="needs the slicer-core wheel")
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "InnerEarSeg"))
+STRUCTURES = ("cochlea", "vestibule", "superior", "lateral", "posterior")
+
+
+class FakeWidget:
+    """Any Qt widget: records the properties the widget code sets; connect() keeps the slot."""
+
+    def __init__(self, **props):
+        self.text, self.enabled, self.currentIndex, self.checked, self.toolTip = "", True, 0, False, ""
+        self.currentPath, self.style, self.slots, self.visible, self.value = "", "", {}, True, 0
+        self.__dict__.update(props)
+
+    def connect(self, signal, slot):
+        self.slots[signal] = slot
+
+    def setStyleSheet(self, style):
+        self.style = style
+
+    def setVisible(self, visible):
+        self.visible = visible
+
+    def setValue(self, value):
+        self.value = value
+
+    def setFormat(self, text):
+        self.format = text
+
+
+class FakeUI:
+    def __init__(self):
+        names = ["readerLineEdit", "blindedCheckBox", "saveRatingsButton", "openStudyButton", "previousCaseButton",
+                 "nextCaseButton", "studyProgressLabel", "studyPathLineEdit", "statusLabel", "progressBar",
+                 "applyButton", "modelPathLineEdit", "sigmaSliderWidget"]
+        for side in ("right", "left"):
+            names += [f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel"]
+            names += [f"{side}_{key}Button" for key in STRUCTURES]
+        for name in names:
+            setattr(self, name, FakeWidget())
+
+
+def fake_gui_modules(monkeypatch, scene):
+    """Stand-ins for qt, slicer.ScriptedLoadableModule, slicer.parameterNodeWrapper and slicer.i18n."""
+    qt = types.ModuleType("qt")
+
+    class QTimer:
+        def __init__(self):
+            self.timeout = types.SimpleNamespace(connect=lambda slot: None)
+
+        def setInterval(self, ms):
+            pass
+
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+        @staticmethod
+        def singleShot(ms, slot):
+            pass
+
+    class QSettings:
+        store = {}
+
+        def value(self, key, default=None):
+            return self.store.get(key, default)
+
+        def setValue(self, key, value):
+            self.store[key] = value
+
+    qt.QTimer, qt.QSettings, qt.Qt = QTimer, QSettings, types.SimpleNamespace(WaitCursor=0)
+    slm = types.ModuleType("slicer.ScriptedLoadableModule")
+
+    class ScriptedLoadableModule:
+        def __init__(self, parent):
+            self.parent = parent
+
+    class ScriptedLoadableModuleWidget:
+        def __init__(self, parent=None):
+            self.parent = parent
+
+    slm.ScriptedLoadableModule, slm.ScriptedLoadableModuleWidget = ScriptedLoadableModule, ScriptedLoadableModuleWidget
+    slm.ScriptedLoadableModuleTest = type("ScriptedLoadableModuleTest", (), {})
+    pnw = types.ModuleType("slicer.parameterNodeWrapper")
+
+    def parameterNodeWrapper(cls):  # fields with their defaults; enough for the code under test
+        def __init__(self, node=None):
+            for name in cls.__annotations__:
+                setattr(self, name, getattr(cls, name, None))
+        cls.__init__ = __init__
+        return cls
+
+    pnw.parameterNodeWrapper = parameterNodeWrapper
+    pnw.Choice = lambda choices: ("Choice", tuple(choices))
+    pnw.WithinRange = lambda low, high: ("WithinRange", low, high)
+    i18n = types.ModuleType("slicer.i18n")
+    i18n.tr, i18n.translate = (lambda text: text), (lambda context, text: text)
+    app = types.SimpleNamespace(connect=lambda *a: None, setOverrideCursor=lambda c: None,
+                                restoreOverrideCursor=lambda: None, testingEnabled=lambda: True,
+                                defaultScenePath=str(Path.cwd()))
+    for name, module in {"qt": qt, "slicer.ScriptedLoadableModule": slm, "slicer.parameterNodeWrapper": pnw,
+                         "slicer.i18n": i18n}.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    for name, value in {"ScriptedLoadableModule": slm, "parameterNodeWrapper": pnw, "i18n": i18n, "app": app,
+                        "mrmlScene": scene}.items():
+        monkeypatch.setattr(slicer, name, value, raising=False)
+    monkeypatch.delitem(sys.modules, "InnerEarSeg", raising=False)
+
+
+@pytest.fixture
+def module(monkeypatch):
+    scene = slicer.vtkMRMLScene()
+    fake_gui_modules(monkeypatch, scene)
+    import InnerEarSeg
+
+    yield InnerEarSeg, scene
+    sys.modules.pop("InnerEarSeg", None)
+
+
+def report_with(left_superior="missing"):
+    def ear(side, likert, superior):
+        return {"side": side, "assessment": {"side": side, "likert": likert, "structures": {
+            key: {"status": superior if key == "superior" else "present"} for key in STRUCTURES}}}
+    return {"model": {"version": "1.0.0"}, "device": "cpu",
+            "ears": [ear("right", 1, "present"), ear("left", 2, left_superior)]}
+
+
+def make_widget(module, tmp_path):
+    InnerEarSeg, scene = module
+    widget = InnerEarSeg.InnerEarSegWidget()
+    widget.ui = FakeUI()
+    widget.logic = InnerEarSeg.InnerEarSegLogic(temporaryRoot=tmp_path)
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "case07")
+    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(str(tmp_path / "case07.nrrd"))
+    volume.SetAndObserveStorageNodeID(storage.GetID())
+    return widget, volume, scene
+
+
+def test_module_metadata_and_parameters_reach_the_logic(module):
+    InnerEarSeg, _ = module
+    parent = types.SimpleNamespace()
+    InnerEarSeg.InnerEarSeg(parent)
+    assert parent.title == "Inner Ear Segmentation" and parent.categories == ["Segmentation"]
+    parameters = InnerEarSeg.InnerEarSegParameterNode()
+    assert parameters.device == "auto" and parameters.show3D and not parameters.createModels
+    cli = parameters.segmentationParameters()
+    assert cli.modelPath is None and cli.sigmaVoxels == 2.5 and cli.gaussian
+
+
+def test_after_a_run_the_review_shows_each_structure_status_and_the_suggested_scores(module, tmp_path):
+    widget, volume, _ = make_widget(module, tmp_path)
+    widget._startReview(volume, report_with())
+    ui = widget.ui
+    assert ui.left_superiorButton.text == "missing" and "#D55E00" in ui.left_superiorButton.style
+    assert ui.right_cochleaButton.text == "present" and ui.right_cochleaButton.enabled
+    assert (ui.rightSuggestedLabel.text, ui.leftSuggestedLabel.text) == ("1", "2")
+    assert ui.saveRatingsButton.enabled and ui.studyProgressLabel.text == "no study open"
+
+
+def test_blinded_reading_hides_statuses_and_suggestions(module, tmp_path):
+    widget, volume, _ = make_widget(module, tmp_path)
+    widget._startReview(volume, report_with())
+    widget._onBlindedToggled(True)
+    assert widget.ui.left_superiorButton.text == "—" and widget.ui.leftSuggestedLabel.text == "–"
+
+
+def test_saved_ratings_go_next_to_the_case_and_into_a_scene_table(module, tmp_path):
+    widget, volume, scene = make_widget(module, tmp_path)
+    widget._startReview(volume, report_with())
+    widget.ui.readerLineEdit.text = "JL"
+    widget._onReaderChanged()
+    widget._onScoreChanged("left", 2)
+    widget.ui.leftCommentLineEdit.text = "superior canal not seen"
+    widget._onCommentChanged("left")
+    widget._saveRatings()
+    saved = json.loads((tmp_path / "case07_ratings.json").read_text())["ratings"]
+    left = next(r for r in saved if r["side"] == "left")
+    assert (left["likert"], left["suggested_likert"], left["reader_id"]) == (2, 2, "JL")
+    assert left["comment"] == "superior canal not seen" and left["model_version"] == "1.0.0"
+    assert (tmp_path / "case07_ratings.csv").exists()
+    tables = scene.GetNodesByClass("vtkMRMLTableNode")
+    assert tables.GetNumberOfItems() == 1 and tables.GetItemAsObject(0).GetTable().GetNumberOfRows() == 2
+    assert "Ratings saved" in widget.ui.statusLabel.text
+
+
+def test_a_study_walks_a_folder_and_loads_each_case(module, tmp_path):
+    widget, _, _ = make_widget(module, tmp_path)
+    for name in ("a.nrrd", "b.nrrd"):
+        (tmp_path / name).write_bytes(b"")
+    loaded = []
+    widget._loadStudyCase = lambda path: (loaded.append(Path(path).name), setattr(widget, "_loadedCase", path))
+    widget.ui.studyPathLineEdit.currentPath = str(tmp_path)
+    widget._openStudy()
+    assert loaded == ["a.nrrd"] and widget.ui.studyProgressLabel.text == "1 of 2"
+    assert widget.ui.nextCaseButton.enabled and not widget.ui.previousCaseButton.enabled
+    widget._review.next()
+    assert loaded == ["a.nrrd", "b.nrrd"] and widget.ui.studyProgressLabel.text == "2 of 2"
+    assert (tmp_path / ".innerear-seg-study.json").exists()  # where to resume
