@@ -17,8 +17,8 @@ from ..labels import Side
 from .anatomy import Labyrinth
 from .raster import Grid, labels_from_depth, labyrinth_block, rasterise_depth
 from .shapes import ellipsoid, tube
-from .surroundings import (EAR_REGION_MM, ear_solids, mastoid_air_fraction, superior_canal_top,
-                           tegmen_height_mm)
+from .surroundings import (EAR_REGION_MM, ear_region_noise, ear_solids, mastoid_air_fraction,
+                           superior_canal_top, tegmen_height_mm)
 
 METAL_HU = 9000.0
 
@@ -142,13 +142,16 @@ def _solid_slices(solid, m, b, shape_zyx, margin_mm):
     return tuple(slice(int(l), int(h)) for l, h in zip(lo_i, hi_i))
 
 
-def _paint_solid(hu, coords, solid, value, width_mm, affine, weight=None):
+def _paint_solid(hu, coords, solid, value, width_mm, affine, weight=None, sdf_offset=None):
     """Paint one solid inside its bounding block; returns (slices, membership) or None."""
-    sl = _solid_slices(solid, *affine, hu.shape, width_mm)
+    sl = _solid_slices(solid, *affine, hu.shape, width_mm + (3.0 if sdf_offset is not None else 0.0))
     if sl is None:
         return None
     x, y, z = (c[sl] for c in coords)
-    m = _membership(solid.sdf(x, y, z), width_mm)
+    depth = solid.sdf(x, y, z)
+    if sdf_offset is not None:
+        depth = depth + sdf_offset[sl]
+    m = _membership(depth, width_mm)
     if weight is not None:
         m = m * (weight[sl] if np.ndim(weight) else weight)
     _paint(hu[sl], m, value)
@@ -175,6 +178,7 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     in_skull = _membership(head_depth(hx, hy, hz, h["head_centre_mm"], np.asarray(h["head_semi_mm"]))
                            - np.float32(h["scalp_mm"] + 1.0), width_mm)
     del hx, hy, hz
+    wobble = np.float32(sp.get("bone_edge_wobble_mm", 0.0)) * ear_region_noise(*coords, sp["noise_seed"] + 2, 3.0)
     for name, solid, tissue in ear_solids(lab, sp):
         if tissue == "mastoid":
             hit = _paint_solid(out, coords, solid, t["temporal"], width_mm, affine, in_skull)
@@ -184,8 +188,15 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
                 air = mastoid_air_fraction(x, y, z, sp, solid.centre)
                 _paint(out[sl], m * air * _membership(solid.sdf(x, y, z) - 1.0, width_mm), t["air"])
             continue
-        weight = below_tegmen * in_skull if name in ("temporal bone", "petrous bone") else None
-        _paint_solid(out, coords, solid, t[tissue], width_mm, affine, weight)
+        bone = name in ("temporal bone", "petrous bone")
+        weight = below_tegmen * in_skull if bone else None
+        _paint_solid(out, coords, solid, t[tissue], width_mm, affine, weight, wobble if bone else None)
+    del wobble
+    if sp.get("bone_texture_hu"):  # trabecular texture of the bone (not of air, fluid or soft tissue)
+        tex = ear_region_noise(*coords, sp["noise_seed"] + 3, 1.2)
+        out += np.float32(sp["bone_texture_hu"]) * tex * np.clip((out - np.float32(500.0)) / np.float32(700.0),
+                                                                  0.0, 1.0)
+        del tex
     lab_block = labyrinth_block(sub, lab, ear.rot, ear.shift, 4.0)
     if lab_block is None:
         return block

@@ -52,6 +52,8 @@ def draw_surroundings_params(rng: np.random.Generator) -> dict:
         "carotid_radius_mm": float(rng.uniform(2.3, 3.0)),
         "middle_ear_width_mm": float(rng.uniform(1.8, 2.6)),
         "noise_seed": int(rng.integers(0, 2**31 - 1)),
+        "bone_texture_hu": float(rng.uniform(60, 160)),
+        "bone_edge_wobble_mm": float(rng.uniform(1.0, 2.5)),
     }
 
 
@@ -118,17 +120,25 @@ def mastoid_air_fraction(x, y, z, sp: dict, centre_mm) -> np.ndarray:
     return air * cells_here.astype(np.float32)
 
 
-def lattice_noise(x, y, z, seed: int, smooth: float, lo_mm, size: int = 34, step_mm: float = 1.0) -> np.ndarray:
+def lattice_noise(x, y, z, seed: int, smooth: float, lo_mm, size=34, step_mm: float = 1.0) -> np.ndarray:
     """Unit-SD smooth random field on a fixed lattice (origin `lo_mm`, `step_mm`) sampled at (x, y, z).
 
     The lattice belongs to the ear frame, so every grid (ROI box, full CT) sees the same field.
     """
     rng = np.random.default_rng(seed)
-    field = ndimage.gaussian_filter(rng.standard_normal((size, size, size)), smooth, mode="wrap")
+    shape = (size,) * 3 if np.isscalar(size) else tuple(size)
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), smooth, mode="wrap")
     field /= field.std()
     coords = [((np.asarray(c, np.float32) - np.float32(lo_mm[k])) / np.float32(step_mm)).ravel()
               for k, c in enumerate((x, y, z))]
     return ndimage.map_coordinates(field.astype(np.float32), coords, order=1, mode="nearest").reshape(np.shape(x))
+
+
+def ear_region_noise(x, y, z, seed: int, smooth: float) -> np.ndarray:
+    """Unit-SD smooth field over the whole ear region (1 mm lattice of the ear frame)."""
+    lo, hi = EAR_REGION_MM
+    size = tuple(int(v) for v in np.ceil(hi - lo) + 2)
+    return lattice_noise(x, y, z, seed, smooth, lo, size=size)
 
 
 def electrode_points(lab: Labyrinth, insertion_deg: float) -> np.ndarray:
