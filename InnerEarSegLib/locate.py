@@ -469,7 +469,12 @@ def _side_of_pair(centre: np.ndarray, pair_centres) -> Side:
 
 
 def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) -> Side:
-    """Lateral is where the outside air is nearer (else: more air cells/ear canal; else: image mid-line)."""
+    """Which side a lone ear is on, from the air around it in an 8 mm slab along world x.
+
+    Lateral is where air connected to the scan's border (outside air, the external ear canal) is
+    nearer; if that does not decide, where there is more air within 25 mm (middle ear, mastoid
+    cells); as a last resort the sign of world x (scanners put the isocentre near the mid-line).
+    """
     idx = np.round(np.asarray(grid.TransformPhysicalPointToContinuousIndex(centre.tolist()))).astype(int)[::-1]
     s = grid.GetSpacing()[0]
     half = int(round(8.0 / s))
@@ -477,8 +482,16 @@ def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) 
     slab = values[z0:idx[0] + half + 1, y0:idx[1] + half + 1, :]
     air = (slab < -400) & (slab > _OUTSIDE + 1)
     labels, _ = ndimage.label(air)
-    border = np.unique(np.concatenate([labels[:, :, 0].ravel(), labels[:, :, -1].ravel(),
-                                       labels[:, 0, :].ravel(), labels[:, -1, :].ravel()]))
+    faces = [labels[:, :, 0], labels[:, :, -1]]  # the scan's own borders, not the slab's cuts
+    if y0 == 0:
+        faces.append(labels[:, 0, :])
+    if idx[1] + half + 1 >= values.shape[1]:
+        faces.append(labels[:, -1, :])
+    if z0 == 0:
+        faces.append(labels[0])
+    if idx[0] + half + 1 >= values.shape[0]:
+        faces.append(labels[-1])
+    border = np.unique(np.concatenate([f.ravel() for f in faces]))
     outside = np.isin(labels, border[border > 0]).any(axis=(0, 1))
     x0 = int(np.clip(idx[2], 0, values.shape[2] - 1))
     right_hits = np.flatnonzero(outside[:x0])  # towards -x: patient right

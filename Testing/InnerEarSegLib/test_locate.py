@@ -83,6 +83,15 @@ def test_a_scan_of_one_ear_gives_one_location_with_its_side(side, centre_x, dire
     assert_found(locations, truth)
 
 
+def test_a_lone_ears_side_comes_from_the_anatomy_not_from_where_the_world_origin_is():
+    # the head sits 60 mm to the patient's right of the scanner's origin: the left ear is at x < 0
+    image, truth = head.make_head_ct(ears=("left",), head_offset_lps_mm=(-60.0, 0.0, 0.0),
+                                     centre_lps_mm=(-26.0, 2.0, 0.0), size_xyz=(75, 80, 36),
+                                     spacing_mm=(0.8, 0.8, 0.8))
+    assert truth["left"][0] < 0
+    assert_found(locate_ears(image), truth)
+
+
 def test_ears_are_found_in_cone_beam_ct_with_low_bone_values_and_cupping():
     image, truth = head.make_head_ct(cbct=True, spacing_mm=(0.6, 0.6, 0.6), size_xyz=(180, 120, 40))
     bone = sitk.GetArrayViewFromImage(image)
