@@ -27,7 +27,7 @@ from slicer.util import VTKObservationMixin
 
 from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters
 from InnerEarSegMRML.dependencies import DependencyError, ensureDependencies
-from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath
+from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath, sampleDataSha256
 
 SIDES = ("right", "left")
 STRUCTURE_KEYS = ("cochlea", "vestibule", "superior", "lateral", "posterior")
@@ -72,9 +72,9 @@ def registerSampleData():
     """Register the bundled phantom CT with the Sample Data module (a local file, verified by SHA-256)."""
     import SampleData
 
-    path = sampleDataPath()
-    if path is None:
-        logging.warning("InnerEarSeg: sample CT not found; it is not registered with Sample Data")
+    path, sha256 = sampleDataPath(), sampleDataSha256()
+    if path is None or sha256 is None:
+        logging.warning("InnerEarSeg: sample CT or its InnerEarPhantom.json not found; not registered with Sample Data")
         return
     icon = resourceFile("Icons", "InnerEarSeg.png") or (pathlib.Path(__file__).parent / "Resources" / "Icons"
                                                         / "InnerEarSeg.png")
@@ -85,7 +85,7 @@ def registerSampleData():
         uris=path.as_uri(),  # a local file: SampleData copies it into its cache (urllib reads file:// URIs)
         fileNames=path.name,
         nodeNames="InnerEarPhantom",
-        checksums=f"SHA256:{slicer.util.computeChecksum('SHA256', str(path))}",
+        checksums=f"SHA256:{sampleDataSha256()}",
     )
 
 

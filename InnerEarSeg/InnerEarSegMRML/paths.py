@@ -44,3 +44,14 @@ def resourceFile(*parts: str) -> Path | None:
 def sampleDataPath() -> Path | None:
     """The bundled phantom CT registered with the Sample Data module, if present."""
     return resourceFile("SampleData", SAMPLE_DATA_NAME)
+
+
+def sampleDataSha256() -> str | None:
+    """SHA-256 of the sample CT as recorded when it was made (``InnerEarPhantom.json``), not recomputed,
+    so that Sample Data verifies the shipped file against what the project published."""
+    import json
+
+    sidecar = resourceFile("SampleData", "InnerEarPhantom.json")
+    if sidecar is None:
+        return None
+    return json.loads(sidecar.read_text()).get("sha256", {}).get(SAMPLE_DATA_NAME)

@@ -61,3 +61,15 @@ def test_every_bound_widget_names_a_parameter_and_every_widget_the_code_uses_exi
         used |= {f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel"}
         used |= {f"{side}_{key}Button" for key in ("cochlea", "vestibule", "superior", "lateral", "posterior")}
     assert used <= names, f"missing in the .ui: {used - names}"
+
+
+def test_sample_data_checksum_is_the_recorded_one_and_matches_the_shipped_file():
+    import hashlib
+    import sys
+
+    sys.path.insert(0, str(REPO / "InnerEarSeg"))
+    from InnerEarSegMRML.paths import sampleDataPath, sampleDataSha256
+
+    recorded = sampleDataSha256()
+    assert recorded and len(recorded) == 64
+    assert hashlib.sha256(sampleDataPath().read_bytes()).hexdigest() == recorded
