@@ -3,19 +3,21 @@
 How it works (all in LPS world coordinates, so any direction matrix, flipped or oblique, is fine):
 
 1. Resample the CT onto an identity-oriented isotropic grid of about 1 mm covering the scan.
-2. Calibrate on the scan itself: the "dense bone" level is a fraction of the 99th percentile of the
-   bone voxels, so cone-beam CT (bone 1000-1600) works as well as MDCT (otic capsule > 2000 HU).
-3. Mark fluid-density voxels (not air, not dense bone) that are *enclosed* by dense bone: along
-   at least 12 of 14 directions (6 axes, 8 diagonals) a dense voxel lies within a few mm. The
-   labyrinth (vestibule, cochlea, canals inside the otic capsule) is the largest such pocket;
-   brain, marrow, sinuses and mastoid cells are open in several directions or lack dense walls.
-4. Smooth the enclosed-fluid map (Gaussian, about 2.5 mm) and take its strongest peaks.
-5. Choose the best pair: 40-95 mm apart, the joining line within 40 degrees of the left-right
-   axis. Without such a pair, the single strongest peak is returned (a one-ear scan). The side
-   of a pair comes from world x (larger x is the patient's left); a lone ear's side from which
-   way the outside air (or the mastoid/ear-canal air) lies, i.e. which way is lateral.
-6. Refine each centre on a 0.5 mm grid in a 26 mm cube: the centroid of the enclosed fluid
-   pocket that holds the peak, with the labyrinth's narrow parts weighted as the rest.
+2. Calibrate on the scan itself: "dense bone" is a fraction of the 99th percentile of the bone
+   voxels, so cone-beam CT (bone 1000-1600) works as well as MDCT (otic capsule > 2000 HU).
+3. Mark fluid-density voxels *enclosed* by dense bone (:mod:`.pockets`): the labyrinth inside the
+   otic capsule is such a pocket; brain, marrow, sinuses and mastoid cells are open in several
+   directions or lack dense walls.
+4. Bin and smooth the enclosed-fluid map; its peaks, weighted by the bulk of bone around them (a
+   petrous block, not the thin skull), are the candidates.
+5. Refine the strongest candidates on a 0.5 mm grid in a 32 mm cube: keep the pocket walled by
+   bone of the otic capsule's density (not the internal auditory canal, carotid canal or jugular
+   bulb, which run through ordinary petrous bone); its centroid plus a measured offset is the
+   centre of the labyrinth's bounding box.
+6. Choose the best pair (50-85 mm apart, joining line within 35 degrees of left-right), else the
+   single best candidate (a one-ear scan). The side of a pair comes from world x (larger x is the
+   patient's left); a lone ear's side from the air around it (outside air, ear canal and mastoid
+   lie lateral).
 
 Points are LPS ``(x, y, z)`` in mm; arrays are ``(z, y, x)``.
 """
@@ -31,13 +33,10 @@ from scipy import ndimage
 
 from .errors import InputError
 from .labels import Side
+from .pockets import OUTSIDE_HU, BoneLevels, bin2, enclosed_mask, main_pocket
 from .progress import ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
-
-_OUTSIDE = -4000.0  # resampling value outside the scanned field of view
-_DIRECTIONS = np.array([d for d in np.ndindex(3, 3, 3) if d != (1, 1, 1)]) - 1
-_DIRECTIONS_14 = np.array([d for d in _DIRECTIONS if np.count_nonzero(d) in (1, 3)])
 
 
 @dataclass(frozen=True)
@@ -194,18 +193,10 @@ def _coarse_grid(image: sitk.Image, options: LocateOptions) -> sitk.Image:
     reference.SetSpacing([spacing] * 3)
     reference.SetOrigin(tuple(float(v) for v in low))
     src = image if image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkInt16) else sitk.Cast(image, sitk.sitkFloat32)
-    return sitk.Resample(src, reference, sitk.Transform(), sitk.sitkLinear, _OUTSIDE, sitk.sitkFloat32)
+    return sitk.Resample(src, reference, sitk.Transform(), sitk.sitkLinear, OUTSIDE_HU, sitk.sitkFloat32)
 
 
-@dataclass(frozen=True)
-class _Levels:
-    bone_hu: float  # typical dense bone of this scan (99th percentile of bone voxels)
-    dense_hu: float  # at or above: dense bone (otic capsule, petrous)
-    soft_hu: float  # below (and above air): fluid / soft tissue, incl. partial volume
-    air_hu: float = -400.0
-
-
-def _intensity_levels(values: np.ndarray, options: LocateOptions) -> _Levels:
+def _intensity_levels(values: np.ndarray, options: LocateOptions) -> BoneLevels:
     step = max(1, int(round((values.size / 1_000_000) ** (1 / 3))))
     sample = values[::step, ::step, ::step]
     bone = sample[sample > 300]
@@ -213,82 +204,26 @@ def _intensity_levels(values: np.ndarray, options: LocateOptions) -> _Levels:
         raise InputError("no inner ear found: the CT holds almost no bone (no voxel above 300 HU in the sample). "
                          "Check that this is a CT of the temporal bones in HU.")
     bone_hu = float(np.percentile(bone, 99))
-    return _Levels(bone_hu, options.dense_fraction * bone_hu, options.soft_fraction * bone_hu)
+    return BoneLevels(bone_hu, options.dense_fraction * bone_hu, options.soft_fraction * bone_hu)
 
 
-# ----------------------------------------------------------------------------------- enclosed fluid
-def _shifted(a: np.ndarray, offset_zyx) -> np.ndarray:
-    """``out[p] = a[p + offset]`` (False where p + offset falls outside the array)."""
-    out = np.zeros_like(a)
-    src, dst = [], []
-    for o, n in zip(offset_zyx, a.shape):
-        o = int(o)
-        if abs(o) >= n:
-            return out
-        src.append(slice(max(o, 0), n + min(o, 0)))
-        dst.append(slice(max(-o, 0), n - max(o, 0)))
-    out[tuple(dst)] = a[tuple(src)]
-    return out
+def _enclosed(values: np.ndarray, levels: BoneLevels, spacing_mm: float, options: LocateOptions,
+              candidates: np.ndarray | None = None) -> np.ndarray:
+    return enclosed_mask(values, levels, spacing_mm, radius_mm=options.enclosure_radius_mm,
+                         min_directions=options.min_enclosed_directions, candidates=candidates)
 
 
-def _any_within(a: np.ndarray, direction, n_steps: int) -> np.ndarray:
-    """``out[p]`` = any of ``a[p + k * direction]`` for k = 1..n_steps (binary doubling: O(log n) shifts)."""
-    d = np.asarray(direction)
-    result = np.zeros_like(a)
-    block, length, offset, n = _shifted(a, d), 1, 0, int(n_steps)
-    while n > 0:
-        if n & 1:
-            result |= _shifted(block, offset * d) if offset else block
-            offset += length
-        n >>= 1
-        if n:
-            block = block | _shifted(block, length * d)
-            length *= 2
-    return result
-
-
-def _enclosed_mask(values: np.ndarray, levels: _Levels, spacing_mm: float, options: LocateOptions,
-                   candidates: np.ndarray | None = None) -> np.ndarray:
-    """Boolean mask of fluid voxels with dense bone within the enclosure radius along >= N of 14 directions."""
-    dense = values >= levels.dense_hu
-    soft = (values > levels.air_hu) & (values < levels.soft_hu)
-    air = (values < levels.air_hu) & (values > _OUTSIDE + 1)
-    soft &= ~ndimage.binary_dilation(air, iterations=1)
-    if candidates is not None:
-        soft &= candidates
-    if not soft.any():
-        return soft
-    steps = max(2, int(round(options.enclosure_radius_mm / spacing_mm)))
-    hits = np.zeros(values.shape, dtype=np.uint8)
-    for direction in _DIRECTIONS_14:
-        diag = np.count_nonzero(direction) > 1
-        n = max(1, int(round(steps / (np.sqrt(3) if diag else 1.0))))
-        hits += _any_within(dense, direction, n)
-    return soft & (hits >= options.min_enclosed_directions)
-
-
-def _bin2(mask: np.ndarray) -> np.ndarray:
-    """Count of True voxels in each 2x2x2 block (float32; the array is zero-padded to even sizes)."""
-    a = np.pad(mask, [(0, n % 2) for n in mask.shape]).view(np.uint8)
-    total = np.zeros([n // 2 for n in a.shape], dtype=np.uint8)
-    for dz in (0, 1):
-        for dy in (0, 1):
-            for dx in (0, 1):
-                total += a[dz::2, dy::2, dx::2]
-    return total.astype(np.float32)
-
-
-def _enclosed_fluid_density(values: np.ndarray, levels: _Levels, spacing_mm: float,
+def _enclosed_fluid_density(values: np.ndarray, levels: BoneLevels, spacing_mm: float,
                             options: LocateOptions) -> tuple[np.ndarray, np.ndarray]:
     """On a grid of twice the spacing: Gaussian-weighted volume (mm3) of enclosed fluid, and dense-bone fraction."""
     binned_mm = 2 * spacing_mm
-    dense_fraction = ndimage.uniform_filter(_bin2(values >= levels.dense_hu) / 8.0,
+    dense_fraction = ndimage.uniform_filter(bin2(values >= levels.dense_hu) / 8.0,
                                             size=int(round(9.0 / binned_mm)) | 1)
     near_bone = dense_fraction > 0.15
     near_bone = np.repeat(np.repeat(np.repeat(near_bone, 2, 0), 2, 1), 2, 2)[tuple(slice(0, n) for n in values.shape)]
-    enclosed = _enclosed_mask(values, levels, spacing_mm, options, candidates=near_bone)
+    enclosed = _enclosed(values, levels, spacing_mm, options, candidates=near_bone)
     sigma = options.peak_sigma_mm / binned_mm
-    score = ndimage.gaussian_filter(_bin2(enclosed), sigma, truncate=3.0)
+    score = ndimage.gaussian_filter(bin2(enclosed), sigma, truncate=3.0)
     return score * ((2 * np.pi) ** 1.5 * sigma**3 * spacing_mm**3), dense_fraction
 
 
@@ -345,7 +280,7 @@ class _Candidate:
         return self.volume_mm3 * (1.0 if self.capsule else 0.3)
 
 
-def _refined_candidates(image: sitk.Image, peaks, levels: _Levels, options: LocateOptions) -> list[_Candidate]:
+def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: LocateOptions) -> list[_Candidate]:
     """Refine the strongest coarse peaks; merge those that land on the same pocket (within 8 mm)."""
     found: list[_Candidate] = []
     for peak, strength in peaks[:options.max_candidates]:
@@ -368,7 +303,7 @@ def _has_clear_pair(found: list[_Candidate], options: LocateOptions) -> bool:
     return len(strong) >= 2 and len(_choose_ears(strong, options)) == 2
 
 
-def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
+def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
                    options: LocateOptions) -> tuple[np.ndarray, float, bool]:
     """Centroid (LPS mm), volume (mm3) of the labyrinth-like pocket near `centre`, and whether capsule-walled.
 
@@ -384,14 +319,15 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
     reference.SetSpacing([s] * 3)
     reference.SetOrigin(tuple(float(v) for v in centre - options.refine_half_width_mm))
     fine = sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear,
-                                                _OUTSIDE, sitk.sitkFloat32))
+                                                OUTSIDE_HU, sitk.sitkFloat32))
     # the otic capsule's level: the window's brightest bone, ignoring metal (implants) above 1.25x bone
-    brightest_hu = float(np.percentile(np.minimum(fine, 1.25 * levels.bone_hu), 99.5))
+    brightest_hu = float(np.percentile(np.minimum(fine, 1.25 * levels.bone_hu), 99.5))  # metal: > 1.25x bone
     capsule = replace(levels, dense_hu=max(levels.dense_hu, options.capsule_fraction * brightest_hu),
                       soft_hu=max(levels.soft_hu, options.capsule_soft_fraction * brightest_hu))
     mask = np.zeros(fine.shape, dtype=bool)
+    without_metal = np.minimum(fine, 1.25 * levels.bone_hu)
     for lev in (capsule, levels):
-        mask = _main_pocket(_enclosed_mask(fine, lev, s, options), np.minimum(fine, 1.25 * levels.bone_hu), s)
+        mask = main_pocket(_enclosed(fine, lev, s, options), without_metal, s)
         if mask.sum() * s**3 >= options.min_pocket_mm3:
             break
     if not mask.any():
@@ -399,67 +335,6 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: _Levels,
     com_zyx = np.argwhere(mask).mean(axis=0)
     refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(com_zyx[::-1].tolist()))
     return refined, float(mask.sum() * s**3), lev is capsule
-
-
-def _without_wide_canals(mask: np.ndarray, spacing_mm: float, max_radius_mm: float) -> np.ndarray:
-    """Remove the parts of `mask` wider than any labyrinth lumen (an opening with a ball of that radius).
-
-    The internal auditory canal (radius 1.9-3 mm), the carotid canal and the jugular bulb are wider
-    than the vestibule (half-width 1.5-1.7 mm), the cochlear turns and the canals.
-    """
-    if not mask.any():
-        return mask
-    margin = int(np.ceil(max_radius_mm / spacing_mm)) + 2
-    idx = np.argwhere(mask)
-    box = tuple(slice(max(lo - margin, 0), hi + margin + 1) for lo, hi in zip(idx.min(axis=0), idx.max(axis=0)))
-    sub = mask[box]
-    core = ndimage.distance_transform_edt(sub) * spacing_mm > max_radius_mm
-    if not core.any():
-        return mask
-    wide = ndimage.distance_transform_edt(~core) * spacing_mm <= max_radius_mm + spacing_mm
-    out = mask.copy()
-    out[box] = sub & ~wide
-    return out
-
-
-def _main_pocket(enclosed: np.ndarray, values: np.ndarray, spacing_mm: float,
-                 max_radius_mm: float = 2.3) -> np.ndarray:
-    """The labyrinth-like pocket, plus labyrinth-like pockets within 7 mm of it.
-
-    Wide canals are cut away first (:func:`_without_wide_canals`). Each remaining pocket is scored
-    by its volume, its distance to the window's centre and the density of its wall: the otic
-    capsule around the labyrinth is the densest bone of the window, while the internal auditory
-    canal, carotid canal and jugular bulb run through ordinary petrous bone.
-    """
-    enclosed = _without_wide_canals(enclosed, spacing_mm, max_radius_mm)
-    labels, n_labels = ndimage.label(ndimage.binary_closing(enclosed, iterations=1) | enclosed,
-                                     structure=np.ones((3, 3, 3)))
-    if n_labels == 0:
-        return enclosed
-    labels[~enclosed] = 0
-    bright_hu = float(np.percentile(values, 99.5))  # metal clipped by the caller
-    mid = (np.asarray(enclosed.shape) - 1) / 2
-    pockets = []
-    for label, box in enumerate(ndimage.find_objects(labels), start=1):
-        if box is None:
-            continue
-        box = tuple(slice(max(b.start - 3, 0), b.stop + 3) for b in box)
-        pocket = labels[box] == label
-        volume_mm3 = pocket.sum() * spacing_mm**3
-        if volume_mm3 < 2.0:
-            continue
-        shell = ndimage.binary_dilation(pocket, iterations=2) & ~enclosed[box]
-        wall = float(values[box][shell].mean()) / bright_hu if shell.any() else 0.0
-        wall_weight = float(np.clip((wall - 0.55) / 0.2, 0.05, 1.0))
-        com = np.argwhere(pocket).mean(axis=0) + [b.start for b in box]
-        dist_mm = float(np.linalg.norm(com - mid) * spacing_mm)
-        pockets.append((label, com, wall_weight, volume_mm3 * wall_weight * np.exp(-(dist_mm / 12.0) ** 2)))
-    if not pockets:
-        return np.zeros_like(enclosed)
-    main = max(pockets, key=lambda p: p[3])
-    keep = [p[0] for p in pockets
-            if p[0] == main[0] or (p[2] >= 0.5 and np.linalg.norm(p[1] - main[1]) * spacing_mm <= 7.0)]
-    return np.isin(labels, keep)
 
 
 # ------------------------------------------------------------------------------------------------- side
@@ -480,7 +355,7 @@ def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) 
     half = int(round(8.0 / s))
     z0, y0 = (max(0, idx[0] - half), max(0, idx[1] - half))
     slab = values[z0:idx[0] + half + 1, y0:idx[1] + half + 1, :]
-    air = (slab < -400) & (slab > _OUTSIDE + 1)
+    air = (slab < -400) & (slab > OUTSIDE_HU + 1)
     labels, _ = ndimage.label(air)
     faces = [labels[:, :, 0], labels[:, :, -1]]  # the scan's own borders, not the slab's cuts
     if y0 == 0:
