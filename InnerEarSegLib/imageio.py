@@ -12,21 +12,21 @@ Examples
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
 
+from .atomic_write import atomic_directory, atomic_output_path
 from .errors import InputError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["read_image", "read_image_with_source", "validate_ct", "write_image_atomic", "atomic_output_path",
+           "atomic_directory", "ValidationLimits", "ImageSource", "CTSummary", "SUPPORTED_SUFFIXES"]
 
 #: File name endings SimpleITK reads that we support, longest first.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -324,54 +324,6 @@ def _check_intensities(image: sitk.Image, limits: ValidationLimits) -> tuple[flo
 
 
 # ---------------------------------------------------------------------------------------------- write
-def _full_suffix(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in (".nii.gz", ".seg.nrrd"):
-        if name.endswith(suffix):
-            return path.name[-len(suffix):]
-    return path.suffix
-
-
-def _temp_sibling(path: Path, kind: str = "tmp") -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.{kind}{_full_suffix(path)}")
-
-
-@contextlib.contextmanager
-def atomic_output_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path` (same suffix); on success move it onto `path` atomically.
-
-    On any exception (including Ctrl-C) the temporary file is removed and `path` is left untouched.
-
-    Examples
-    --------
-    >>> with atomic_output_path("report.json") as tmp:   # doctest: +SKIP
-    ...     tmp.write_text("{}")
-    """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"cannot write '{target}': the folder '{target.parent}' does not exist")
-    tmp = _temp_sibling(target)
-    try:
-        yield tmp
-        if not tmp.exists():
-            raise FileNotFoundError(f"nothing was written to the temporary file for '{target}'")
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def _fsync_file(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_image_atomic(image: sitk.Image, path: str | os.PathLike, *, compress: bool = True) -> Path:
     """Write `image` to `path` so that `path` is either the complete new file or untouched.
 
@@ -391,52 +343,3 @@ def write_image_atomic(image: sitk.Image, path: str | os.PathLike, *, compress: 
     with atomic_output_path(target) as tmp:
         sitk.WriteImage(image, str(tmp), useCompression=compress)
     return target
-
-
-@contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder next to `path`; on success its contents become `path`, on failure nothing.
-
-    Everything one run writes goes into the yielded folder. When the block ends normally:
-
-    - if `path` does not exist (or is an empty folder), the temporary folder is renamed to `path`
-      (a single atomic rename);
-    - if `path` is a folder with files, each top-level entry written is moved into it with
-      ``os.replace``, replacing an entry of the same name (a replaced sub-folder is swapped whole) and
-      leaving every other file in `path` alone.
-
-    When the block raises (including :class:`~InnerEarSegLib.progress.Cancelled` and Ctrl-C) the
-    temporary folder is deleted and `path` is left exactly as it was.
-    """
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"output path '{target}' exists and is not a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
-        _commit_directory(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _commit_directory(tmp: Path, target: Path) -> None:
-    if target.is_dir() and not any(target.iterdir()):
-        target.rmdir()
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    for entry in sorted(tmp.iterdir()):
-        dest = target / entry.name
-        if entry.is_dir() and dest.exists():
-            old = _temp_sibling(dest, "old")
-            os.replace(dest, old)
-            os.replace(entry, dest)
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-        else:
-            os.replace(entry, dest)
