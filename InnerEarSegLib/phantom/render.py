@@ -17,7 +17,7 @@ from ..labels import Side
 from .anatomy import Labyrinth
 from .raster import Grid, labels_from_depth, labyrinth_block, rasterise_depth
 from .shapes import ellipsoid, tube
-from .surroundings import (EAR_REGION_MM, ear_region_noise, ear_solids, mastoid_air_fraction,
+from .surroundings import (EAR_REGION_MM, ear_region_noise, ear_solids, mastoid_air_fraction, mastoid_fields,
                            superior_canal_top, tegmen_height_mm)
 
 METAL_HU = 9000.0
@@ -55,6 +55,40 @@ def _frame_coords(grid: Grid, rot: np.ndarray, shift: np.ndarray) -> tuple[np.nd
         out.append(np.float32(c[e]) + np.float32(a[e, 0]) * i[None, None, :] + np.float32(a[e, 1]) * j[None, :, None]
                    + np.float32(a[e, 2]) * k[:, None, None])
     return tuple(np.broadcast_to(o, (nz, ny, nx)) for o in out)
+
+
+def _upsample_linear(coarse: np.ndarray, steps, shape) -> np.ndarray:
+    """Linear interpolation of a field sampled every `steps` (z, y, x) voxels back to `shape`."""
+    out = coarse
+    for axis, (step, n) in enumerate(zip(steps, shape)):
+        if step == 1:
+            out = np.take(out, np.arange(n), axis=axis)
+            continue
+        pos = np.arange(n, dtype=np.float32) / np.float32(step)
+        i0 = np.minimum(pos.astype(int), out.shape[axis] - 2)
+        w = (pos - i0).astype(np.float32)
+        bshape = [1, 1, 1]
+        bshape[axis] = n
+        w = w.reshape(bshape)
+        out = np.take(out, i0, axis=axis) * (np.float32(1.0) - w) + np.take(out, i0 + 1, axis=axis) * w
+    return out
+
+
+class BlockFields:
+    """Smooth ear-frame fields on a block, evaluated every ~1 mm and interpolated linearly (fast)."""
+
+    def __init__(self, grid: Grid, rot: np.ndarray, shift: np.ndarray):
+        self.shape = grid.shape_zyx
+        self.steps = tuple(max(1, int(0.9 / s)) for s in grid.spacing_mm[::-1])
+        coarse_shape = tuple(int(np.ceil((n - 1) / st)) + 2 for n, st in zip(self.shape, self.steps))
+        coarse = Grid(coarse_shape, grid.origin_lps_mm,
+                      tuple(sp * st for sp, st in zip(grid.spacing_mm, self.steps[::-1])), grid.direction)
+        self.coords = _frame_coords(coarse, rot, shift)
+
+    def sample(self, fn) -> np.ndarray:
+        """``fn(x, y, z) -> values`` on the coarse points, returned on the full block (float32)."""
+        values = np.asarray(fn(*self.coords), np.float32)
+        return _upsample_linear(values, self.steps, self.shape)
 
 
 def _membership(depth_mm, width_mm) -> np.ndarray:
@@ -178,14 +212,18 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     in_skull = _membership(head_depth(hx, hy, hz, h["head_centre_mm"], np.asarray(h["head_semi_mm"]))
                            - np.float32(h["scalp_mm"] + 1.0), width_mm)
     del hx, hy, hz
-    wobble = np.float32(sp.get("bone_edge_wobble_mm", 0.0)) * ear_region_noise(*coords, sp["noise_seed"] + 2, 3.0)
+    fields = BlockFields(sub, ear.rot, ear.shift)
+    seed = sp["noise_seed"]
+    wobble = np.float32(sp.get("bone_edge_wobble_mm", 0.0)) * fields.sample(
+        lambda x, y, z: ear_region_noise(x, y, z, seed + 2, 3.0))
     for name, solid, tissue in ear_solids(lab, sp):
         if tissue == "mastoid":
             hit = _paint_solid(out, coords, solid, t["temporal"], width_mm, affine, in_skull)
             if hit is not None:
                 sl, m = hit
                 x, y, z = (c[sl] for c in coords)
-                air = mastoid_air_fraction(x, y, z, sp, solid.centre)
+                cells = fields.sample(lambda x, y, z: mastoid_fields(x, y, z, sp, solid.centre))
+                air = mastoid_air_fraction(cells[sl], sp)
                 _paint(out[sl], m * air * _membership(solid.sdf(x, y, z) - 1.0, width_mm), t["air"])
             continue
         bone = name in ("temporal bone", "petrous bone")
@@ -193,7 +231,7 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
         _paint_solid(out, coords, solid, t[tissue], width_mm, affine, weight, wobble if bone else None)
     del wobble
     if sp.get("bone_texture_hu"):  # trabecular texture of the bone (not of air, fluid or soft tissue)
-        tex = ear_region_noise(*coords, sp["noise_seed"] + 3, 1.2)
+        tex = fields.sample(lambda x, y, z: ear_region_noise(x, y, z, seed + 3, 1.2))
         out += np.float32(sp["bone_texture_hu"]) * tex * np.clip((out - np.float32(500.0)) / np.float32(700.0),
                                                                   0.0, 1.0)
         del tex

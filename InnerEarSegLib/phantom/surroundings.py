@@ -104,20 +104,25 @@ def ear_solids(lab: Labyrinth, sp: dict) -> list[tuple[str, Solid, str]]:
     return layers
 
 
-def mastoid_air_fraction(x, y, z, sp: dict, centre_mm) -> np.ndarray:
-    """Air fraction of the pneumatised mastoid: cells of air separated by thin bony septa.
-
-    Septa are the zero-level surfaces of a smooth random field defined on a fixed 1 mm lattice of
-    the ear frame (so every grid samples the same cells); cells are where ``|field|`` is large.
-    """
+def mastoid_fields(x, y, z, sp: dict, centre_mm) -> np.ndarray:
+    """Cell field minus the local pneumatisation threshold, as one smooth field (see below)."""
     f = lattice_noise(x, y, z, sp["noise_seed"], sp["mastoid_cell_mm"], np.asarray(centre_mm) - 16.0)
     # irregular extent: cells only where a coarse field exceeds a pneumatisation-dependent level
     extent = lattice_noise(x, y, z, sp["noise_seed"] + 1, 4.0, np.asarray(centre_mm) - 16.0)
     cells_here = np.clip((extent + np.float32(1.5 * sp["mastoid_pneumatisation"] - 0.5)) * 2.0 + 0.5, 0.0, 1.0)
     grad = 1.0 / max(sp["mastoid_cell_mm"], 0.5)
+    return (cells_here * (np.abs(f) / grad + 1.0) - 1.0).astype(np.float32)  # -1 mm: no cells here
+
+
+def mastoid_air_fraction(distance_to_septum_mm: np.ndarray, sp: dict) -> np.ndarray:
+    """Air fraction of the pneumatised mastoid: cells of air separated by thin bony septa.
+
+    Septa are the zero-level surfaces of a smooth random field defined on a fixed 1 mm lattice of
+    the ear frame (so every grid samples the same cells); cells are where ``|field|`` is large.
+    `distance_to_septum_mm` is :func:`mastoid_fields` (negative where the mastoid is not pneumatised).
+    """
     septum_half_mm = 0.5 * sp["mastoid_septum_mm"]
-    air = np.clip((np.abs(f) / grad - septum_half_mm) / 0.2 + 0.5, 0.0, 1.0).astype(np.float32)
-    return air * cells_here.astype(np.float32)
+    return np.clip((distance_to_septum_mm - septum_half_mm) / 0.2 + 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def lattice_noise(x, y, z, seed: int, smooth: float, lo_mm, size=34, step_mm: float = 1.0) -> np.ndarray:
