@@ -104,6 +104,10 @@ def locate_ears(image: sitk.Image, *, progress: ProgressCallback | None = None,
     InputError
         No inner ear found (the message suggests giving the centre by hand).
     """
+    if not isinstance(image, sitk.Image) or image.GetDimension() != 3:
+        raise InputError(f"locate_ears needs a 3-D SimpleITK image, got "
+                         f"{image.GetDimension() if isinstance(image, sitk.Image) else type(image).__name__}"
+                         f"{'-D image' if isinstance(image, sitk.Image) else ''}; check it with validate_ct first.")
     report = progress or no_progress
     report("locate", 0.0, "resampling to a coarse isotropic grid")
     grid = _coarse_grid(image, options)

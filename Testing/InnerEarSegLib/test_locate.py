@@ -174,3 +174,8 @@ def test_both_phantom_ears_are_found_within_2_mm_in_a_flipped_full_ct():
     truth = {e["side"]: np.asarray(e["labyrinth_centre_lps_mm"]) for e in meta["ears"]}
     assert sorted(truth) == ["left", "right"]
     assert_found(locate_ears(sitk.Flip(ct, [True, True, False])), truth, tolerance_mm=2.0)
+
+
+def test_a_two_dimensional_image_is_refused_before_searching():
+    with pytest.raises(InputError, match="3-D SimpleITK image, got 2-D image"):
+        locate_ears(sitk.Image([30, 30], sitk.sitkInt16))
