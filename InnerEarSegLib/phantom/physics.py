@@ -88,8 +88,8 @@ def metal_streaks(hu: np.ndarray, grid: Grid, amplitude_hu: float, rng: np.rando
         acc = np.zeros_like(hu[k])
         for a, s in zip(angles, signs):
             dist = np.abs(-np.sin(a) * dx + np.cos(a) * dy)
-            acc += np.float32(s) * np.exp(-(dist * dist) / np.float32(2 * 0.35**2))
-        hu[k] += np.float32(amplitude_hu) * acc * np.minimum(np.float32(6.0) / r, 1.0)
+            acc += np.float32(s) * np.exp(-(dist * dist) / np.float32(2 * 0.6**2))
+        hu[k] += np.float32(amplitude_hu) * acc * np.minimum(np.float32(10.0) / r, 1.0)
 
 
 def correlated_noise(shape_zyx, corr: float, rng: np.random.Generator) -> np.ndarray:
@@ -121,7 +121,7 @@ def apply_physics(hu: np.ndarray, grid: Grid, phys: dict, *, isocentre_world_mm,
         hu[bone] = np.float32(200) + (hu[bone] - np.float32(200)) * np.float32(phys["bone_gain"])
     metal = hu > 3000
     if metal.any():
-        metal_streaks(hu, grid, 600.0 if phys["protocol"] == "mdct" else 900.0, rng)
+        metal_streaks(hu, grid, 700.0 if phys["protocol"] == "mdct" else 900.0, rng)
     sig_mm = np.array([phys["psf_fwhm_mm"], phys["psf_fwhm_mm"], phys["slice_fwhm_mm"]]) / 2.3548
     sigma_vox = (sig_mm / sp)[::-1]
     if blur_blocks is None:

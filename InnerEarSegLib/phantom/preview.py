@@ -33,7 +33,7 @@ def _outline(ax, lab2d, offset, extent, origin):
                        extent=extent, origin=origin)
 
 
-def _surface(ax, lab, offset, spacing_zyx):
+def _surface(ax, lab, offset, spacing_zyx, azim=-60.0):
     from skimage.measure import marching_cubes
 
     for st in Structure:
@@ -46,10 +46,9 @@ def _surface(ax, lab, offset, spacing_zyx):
         verts, faces, _, _ = marching_cubes(smooth, 0.5, spacing=tuple(spacing_zyx))
         ax.plot_trisurf(verts[:, 2], verts[:, 1], verts[:, 0], triangles=faces, color=STRUCTURE_COLORS_RGB[st],
                         linewidth=0.0, antialiased=False, shade=True)
-    ax.view_init(elev=25, azim=-60)
+    ax.view_init(elev=20, azim=azim)
     ax.set_axis_off()
     ax.set_box_aspect((1, 1, 1))
-    ax.invert_yaxis()  # posterior away from the viewer, superior up
 
 
 def preview_png(ct: sitk.Image, labels: sitk.Image, meta: dict, path, *, title: str | None = None,
@@ -89,7 +88,8 @@ def preview_png(ct: sitk.Image, labels: sitk.Image, meta: dict, path, *, title: 
             label = f"{side.value} ear, {name}" + (" (box, mirrored)" if flip else "")
             ax.set_title(label, fontsize=9)
         ax3 = fig.add_subplot(len(ears), 4, 4 * row + 4, projection="3d")
-        _surface(ax3, np.asarray(lb), offset, (dz, dy, dx))
+        lateral_view = -150.0 if (side is Side.RIGHT and meta.get("mode") == "full") else -30.0
+        _surface(ax3, np.asarray(lb), offset, (dz, dy, dx), azim=lateral_view)
         status = ", ".join(f"{k}: {v}" for k, v in ear["structures_present"].items() if v != "present")
         ax3.set_title(f"Likert {ear['likert']}" + (f" ({status})" if status else ""), fontsize=8)
     fig.suptitle(title or meta.get("case_id", ""), fontsize=10)
