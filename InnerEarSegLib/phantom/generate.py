@@ -12,7 +12,7 @@ from .physics import PROTOCOLS, apply_physics, draw_physics_params
 from .raster import Grid, rasterise_labels
 from .render import render
 
-ROI_MARGIN_MM = 1.5
+ROI_MARGIN_MM = 1.1  # >= 3 sigma of the widest PSF (FWHM 0.8 mm) around the box
 
 
 def _check_common(protocol: str, pathologies) -> tuple[str, ...]:

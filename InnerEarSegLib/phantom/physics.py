@@ -136,10 +136,11 @@ def apply_physics(hu: np.ndarray, grid: Grid, phys: dict, *, isocentre_world_mm,
     if phys["protocol"] == "cbct":
         x, y = _inplane_coords(grid, isocentre_world_mm)
         r2 = (x * x + y * y) / np.float32(80.0**2)
-        hu += np.float32(-phys["cupping_hu"]) * np.clip(1.0 - r2, 0.0, 1.0)[None]
+        shading = np.float32(-phys["cupping_hu"]) * np.clip(1.0 - r2, 0.0, 1.0)
         for i, a in enumerate(np.radians(phys["streak_angles_deg"])):
             dist = np.abs(-np.sin(a) * x + np.cos(a) * y - np.float32(3.0 * i - 12.0))
-            hu += np.float32(phys["streak_hu"] * (-1) ** i) * np.exp(-(dist * dist) / np.float32(0.5))[None]
+            shading = shading + np.float32(phys["streak_hu"] * (-1) ** i) * np.exp(-(dist * dist) / np.float32(0.5))
+        hu += shading[None].astype(np.float32)
     hu *= np.float32(phys["hu_gain"])
     hu += np.float32(phys["hu_offset"])
     np.clip(hu, -1024.0, 3071.0, out=hu)

@@ -218,7 +218,7 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
         lambda x, y, z: ear_region_noise(x, y, z, seed + 2, 3.0))
     for name, solid, tissue in ear_solids(lab, sp):
         if tissue == "mastoid":
-            hit = _paint_solid(out, coords, solid, t["temporal"], width_mm, affine, in_skull)
+            hit = _paint_solid(out, coords, solid, t["septa"], width_mm, affine, in_skull)
             if hit is not None:
                 sl, m = hit
                 x, y, z = (c[sl] for c in coords)

@@ -80,14 +80,14 @@ def ear_solids(lab: Labyrinth, sp: dict) -> list[tuple[str, Solid, str]]:
     ow = lab.landmarks_mm["oval_window"]
     layers = [
         ("temporal bone", ellipsoid(s + [15.0, 3.0, -6.0], [25.0, 21.0, 16.0]), "temporal"),
-        ("petrous bone", ellipsoid(s + [-7.0, -5.0, -1.5], [26.0, 9.0, 8.5], petrous_axis @ rotation_xyz_deg([0, 0, 90])),
-         "petrous"),
+        ("petrous bone", ellipsoid(s + [-7.0, -5.0, -1.5], [26.0, 9.0, 8.5],
+                                   petrous_axis @ rotation_xyz_deg([0, 0, 90])), "petrous"),
         ("mastoid", ellipsoid(s + [11.0, 13.0, -7.0], [10.0, 12.0, 14.0]), "mastoid"),
         ("tympanic cavity", ellipsoid(s + [4.3 + w, -1.5, -0.8], [w, 5.5, 6.0]), "air"),
         ("epitympanum", ellipsoid(s + [4.8 + 0.5 * w, 0.5, 3.8], [2.4, 3.8, 2.3]), "air"),
         ("antrum", ellipsoid(s + [6.0, 6.5, 3.0], [3.0, 4.0, 2.8]), "air"),
-        ("external auditory canal", tube(np.array([[4.3 + 2 * w, -2.0, -1.5], [16.0, -2.5, -0.5], [38.0, -4.0, 1.0]]) + s,
-                                         sp["eac_radius_mm"]), "air"),
+        ("external auditory canal", tube(np.array([[4.3 + 2 * w, -2.0, -1.5], [16.0, -2.5, -0.5],
+                                                   [38.0, -4.0, 1.0]]) + s, sp["eac_radius_mm"]), "air"),
         ("internal auditory canal", tube(np.array([[-2.6, -2.8, -0.6], [-9.0, -3.2, -1.0], [-18.0, -3.5, -1.2]]) + s,
                                          [0.9, sp["iac_radius_mm"], sp["iac_radius_mm"] + 0.6]), "csf"),
         ("facial canal", tube(np.array([[-2.6, -2.8, 0.4], [-0.3, -4.6, 1.4], [3.0, -2.2, 0.6], [3.4, 2.5, 0.2],

@@ -1,5 +1,4 @@
 """Shared phantom samples: generated once per test session (the generator is deterministic)."""
-import numpy as np
 import pytest
 import SimpleITK as sitk
 

@@ -6,7 +6,7 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from InnerEarSegLib.labels import Side, Structure
+from InnerEarSegLib.labels import Structure
 
 
 def test_ct_and_labels_share_one_axial_lps_grid(small_full_case):
