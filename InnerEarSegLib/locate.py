@@ -291,6 +291,10 @@ def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: L
         if _has_clear_pair(found, options):
             break
         centroid, volume_mm3, capsule = _refine_centre(image, peak, levels, options)
+        if volume_mm3 > 0 and np.linalg.norm(centroid - peak) > 5.0:
+            # the pocket lay off-centre (the peak was on a neighbouring canal): look again around it,
+            # so that the whole labyrinth is inside the window
+            centroid, volume_mm3, capsule = _refine_centre(image, centroid, levels, options)
         if volume_mm3 >= options.min_pocket_mm3:
             found.append(_Candidate(centroid, volume_mm3, capsule, strength))
     found.sort(key=lambda c: -c.score)
@@ -303,7 +307,7 @@ def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: L
 
 def _has_clear_pair(found: list[_Candidate], options: LocateOptions) -> bool:
     """Two capsule-walled, labyrinth-sized pockets already form a plausible pair: no need to look further."""
-    strong = [(c.centroid_lps_mm, c.score) for c in found if c.capsule and c.volume_mm3 >= 60.0]
+    strong = [(c.centroid_lps_mm, c.score) for c in found if c.capsule and c.volume_mm3 >= 80.0]
     return len(strong) >= 2 and len(_choose_ears(strong, options)) == 2
 
 
