@@ -10,7 +10,7 @@ for STL/OBJ files without a coordinate-system header.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -203,8 +203,7 @@ def write_surface(polydata, path: str | os.PathLike, *, mesh_format: str | None 
     if fmt not in MESH_FORMATS:
         raise ValueError(f"mesh_format must be one of {MESH_FORMATS}, got {fmt!r} (from {str(path)!r})")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}")
-    os.close(fd)
+    tmp = str(path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{fmt}"))
     try:
         writer = _writer_for(fmt)
         writer.SetFileName(tmp)

@@ -68,3 +68,8 @@ def test_every_mesh_format_is_written_and_leaves_no_temporary_file(tmp_path, fmt
 def test_an_unknown_mesh_format_is_refused():
     with pytest.raises(ValueError, match="mesh_format"):
         write_surface(vtk.vtkPolyData(), "x.fbx")
+
+
+def test_written_meshes_get_normal_file_permissions(tmp_path):
+    surface = label_surface(_sphere_image(Side.LEFT, _centre_for(Side.LEFT)), 1)
+    assert write_surface(surface, tmp_path / "a.stl").stat().st_mode & 0o044 == 0o044

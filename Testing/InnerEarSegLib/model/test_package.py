@@ -97,3 +97,8 @@ def test_weights_that_do_not_fit_the_architecture_are_refused_when_building_the_
     save_model_package(tmp_path / "tiny.safetensors", net.state_dict(), _manifest())  # manifest says base 2
     with pytest.raises(ModelError, match="do not match"):
         build_predictor(load_model_package(tmp_path / "tiny.safetensors"), "cpu")
+
+
+def test_package_files_are_readable_by_others_like_normal_files(package):
+    path = package[0]
+    assert path.stat().st_mode & 0o044 == 0o044  # not the 0600 of a bare mkstemp
