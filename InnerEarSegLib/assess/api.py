@@ -19,6 +19,8 @@ from .rules import RuleOptions, disorganisation, likert_score, structure_status
 
 log = logging.getLogger(__name__)
 _CANALS = (Structure.SUPERIOR_CANAL, Structure.LATERAL_CANAL, Structure.POSTERIOR_CANAL)
+_CRUS_PARTNER = {Structure.SUPERIOR_CANAL: Structure.POSTERIOR_CANAL,
+                 Structure.POSTERIOR_CANAL: Structure.SUPERIOR_CANAL}
 
 
 @dataclass(frozen=True)
@@ -102,24 +104,27 @@ def assess_ear(labels_zyx: np.ndarray, spacing_mm, *, binary: bool = False, side
         raise ValueError(f"labels_zyx must be a 3-D (z, y, x) array, got shape {labels.shape}")
     spacing = ev._spacing(spacing_mm)
     side_value = None if side is None else Side(side).value
+    details: dict = {}
     if binary:
         from .split import split_labyrinth
 
-        labels = split_labyrinth(labels > 0, spacing)
+        labels, details = split_labyrinth(labels > 0, spacing, return_details=True)
     else:
         bad = np.setdiff1d(np.unique(labels), np.arange(6))
         if bad.size:
             raise ValueError(f"labels_zyx holds labels {bad.tolist()[:5]}; expected per-ear labels 0-5 "
                              "(use assess_label_image for two-ear maps, or binary=True for a labyrinth mask)")
-    return _assess_labels(labels.astype(np.uint8), spacing, side_value, binary, options)
+    return _assess_labels(labels.astype(np.uint8), spacing, side_value, binary, options, details)
 
 
-def _assess_labels(labels, spacing, side, binary, options) -> EarAssessment:
+def _assess_labels(labels, spacing, side, binary, options, details=None) -> EarAssessment:
     fg = labels > 0
     results, statuses = [], {}
     for structure in STRUCTURES:
         mask = labels == structure
-        evid = _structure_evidence(structure, mask, labels, spacing, options)
+        evid = _structure_evidence(structure, mask, labels, spacing, options, binary)
+        if evid["volume_mm3"] > 0:
+            evid.update((details or {}).get(structure.key, {}))
         status, reasons = structure_status(structure, evid, options)
         statuses[structure.key] = status
         results.append(StructureAssessment(structure.key, status, evid, tuple(reasons)))
@@ -134,7 +139,7 @@ def _assess_labels(labels, spacing, side, binary, options) -> EarAssessment:
     return EarAssessment(side, tuple(results), likert, bool(signs), tuple(reasons), binary, ear_ev)
 
 
-def _structure_evidence(structure, mask, labels, spacing, options) -> dict:
+def _structure_evidence(structure, mask, labels, spacing, options, binary=False) -> dict:
     comps = ev.component_volumes_mm3(mask, spacing, min_volume_mm3=options.fragment_volume_mm3)
     evid = {"volume_mm3": round(ev.volume_mm3(mask, spacing), 2),
             "expected_volume_mm3": list(options.expected_volume_mm3[structure]),
@@ -144,9 +149,19 @@ def _structure_evidence(structure, mask, labels, spacing, options) -> dict:
     if not mask.any():
         return evid
     if structure in _CANALS:
-        rest = (labels > 0) & (labels != structure) & (labels != Structure.COCHLEA)
-        loop = ev.canal_loop(mask, rest, spacing)
-        evid.update(loop_closed=loop.closed, openings=loop.openings, opening_gap_mm=loop.opening_gap_mm,
+        # through the vestibule; the superior and posterior canals also through each other (the common
+        # crus they share may be labelled as either of them) when the canal is in one piece
+        loop = ev.canal_loop(mask, labels == Structure.VESTIBULE, spacing)
+        partner = _CRUS_PARTNER.get(structure)
+        one_piece = evid["largest_component_mm3"] >= 0.9 * evid["volume_mm3"]
+        if not loop.closed and (binary or (one_piece and partner is not None)):
+            # a split binary mask has uncertain borders between canals near the vestibule: any canal
+            if binary:
+                others = (labels > 0) & (labels != structure) & (labels != Structure.COCHLEA)
+            else:
+                others = (labels == Structure.VESTIBULE) | (labels == partner)
+            loop = ev.canal_loop(mask, others, spacing)
+        evid.update(loop_closed=loop.closed, openings=loop.openings, reach_mm=loop.reach_mm,
                     length_mm=ev.longest_path_mm(mask, spacing))
         # a canal can only close its loop through its neighbours: if one is gone the check does not apply
         gone = [s.key for s in (Structure.VESTIBULE, *_CANALS) if s is not structure

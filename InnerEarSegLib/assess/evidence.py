@@ -52,55 +52,58 @@ class LoopEvidence:
     Attributes
     ----------
     closed : bool
-        One connected piece of the canal touches the rest (vestibule, or the other canal at the common
-        crus) at two separate openings that lie at least ``min_opening_gap_mm`` apart along the canal:
-        canal ∪ rest then contains a cycle through this canal.
+        The canal leaves the rest and comes back: cut where it is farthest from the rest, it falls
+        into two arms that both touch the rest, or canal ∪ rest has one more independent tunnel than
+        the rest alone (Euler numbers, computed locally per canal, not a global Betti number). A stub
+        attached at one end, or two stubs, pass neither test.
     openings : int
-        Number of separate contact regions (all pieces).
-    opening_gap_mm : float
-        Largest distance along the canal between two openings of one piece (0 if fewer than two).
+        Number of separate contact regions with the rest (all pieces).
+    reach_mm : float
+        Largest distance along the canal from its openings (about half the arc of a whole canal).
     """
 
     closed: bool
     openings: int
-    opening_gap_mm: float
+    reach_mm: float
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def canal_loop(canal: np.ndarray, rest: np.ndarray, spacing_mm, *, min_opening_gap_mm: float = 2.0) -> LoopEvidence:
-    """Check that `canal` leaves and re-enters `rest` (vestibule ∪ other canals).
+def canal_loop(canal: np.ndarray, rest: np.ndarray, spacing_mm, *, min_reach_mm: float = 2.0) -> LoopEvidence:
+    """Check that `canal` leaves and re-enters `rest` (the vestibule, or vestibule ∪ other canals).
 
     Parameters
     ----------
     canal, rest : (Z, Y, X) bool
-        The canal and the structures it should open into (normally the vestibule and the other canals).
     spacing_mm : (3,) float
         Voxel size (z, y, x) in mm.
-    min_opening_gap_mm : float
-        Two openings closer than this along the canal count as one (a canal stump touching twice).
+    min_reach_mm : float
+        A canal reaching less than this from its openings is a bump, not an arc.
     """
     s = _spacing(spacing_mm)
     if not canal.any() or not rest.any():
         return LoopEvidence(False, 0, 0.0)
     box = _bbox(canal, margin=2)
     canal_c, rest_c = canal[box], rest[box]
-    near_rest = ndimage.binary_dilation(rest_c, FULL_3D) & canal_c
-    openings, n_open = ndimage.label(near_rest, structure=FULL_3D)
+    contact = ndimage.binary_dilation(rest_c, FULL_3D) & canal_c
+    n_open = ndimage.label(contact, structure=FULL_3D)[1]
     pieces, _ = ndimage.label(canal_c, structure=FULL_3D)
-    best_gap = 0.0
-    for piece in np.unique(pieces[near_rest]):
-        ids = [i for i in np.unique(openings[(pieces == piece) & near_rest]) if i]
-        if len(ids) < 2:
-            continue
+    best_reach, two_arms = 0.0, False
+    for piece in np.setdiff1d(np.unique(pieces[contact]), [0]):
         inside = pieces == piece
-        for k, first in enumerate(ids[:-1]):
-            dist = geodesic_distance_mm(inside, openings == first, s)
-            for other in ids[k + 1:]:
-                gap = float(np.min(dist[openings == other]))
-                best_gap = max(best_gap, gap if np.isfinite(gap) else 0.0)
-    return LoopEvidence(best_gap >= min_opening_gap_mm, int(n_open), round(best_gap, 2))
+        dist = geodesic_distance_mm(inside, contact & inside, s)
+        reach = float(np.max(np.where(np.isfinite(dist), dist, -1.0)))
+        best_reach = max(best_reach, reach)
+        if reach >= min_reach_mm:  # cut the arc at half its reach: a loop leaves two arms, a stub one
+            arms, _ = ndimage.label(inside & (dist < 0.5 * reach), structure=FULL_3D)
+            two_arms |= len(np.setdiff1d(np.unique(arms[contact]), [0])) >= 2
+    # or: a new independent tunnel in canal ∪ rest (local, per canal: robust where a global count is
+    # not; it misses canals that run along the rest, the cut misses canals whose rest has holes)
+    union_box = _bbox(canal | rest, margin=1)
+    closed = best_reach >= min_reach_mm and (two_arms or (
+        tunnel_count((canal | rest)[union_box]) > tunnel_count(rest[union_box])))
+    return LoopEvidence(closed, int(n_open), round(best_reach, 2))
 
 
 def _bbox(mask: np.ndarray, *, margin: int = 1) -> tuple[slice, ...]:
@@ -161,7 +164,8 @@ def cochlear_turns(cochlea: np.ndarray, spacing_mm, *, base_hint: np.ndarray | N
     the vestibule; otherwise the end of the longest path farthest from the axis). Voxels are binned by
     that distance, each bin's circular-mean angle around the modiolus axis is unwrapped, and the swept
     angle is the turn count. The axis is the direction of least spread (the cochlea is a flat cone);
-    it passes through the centroid of the apical third of the duct.
+    its position is the centre of the circle fitted to the outline (convex hull) of the cochlea seen
+    along the axis.
 
     Parameters
     ----------
@@ -190,22 +194,53 @@ def cochlear_turns(cochlea: np.ndarray, spacing_mm, *, base_hint: np.ndarray | N
     ok = np.isfinite(dist)
     pts, dist = pts[ok], dist[ok]
     length = float(dist.max()) if len(dist) else 0.0
-    apical = pts[dist >= 0.66 * length] if length > 0 else pts
-    centre = apical.mean(axis=0)
     e1 = np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0])
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(axis, e1)
-    rel = pts - centre
-    angle = np.arctan2(rel @ e2, rel @ e1)
+    uv = np.column_stack([pts @ e1, pts @ e2])
+    centre_uv, radius = _outer_circle(uv)
+    rel = uv - centre_uv
+    angle = np.arctan2(rel[:, 1], rel[:, 0])
+    outer = np.hypot(rel[:, 0], rel[:, 1]) >= 0.35 * radius
     bins = np.floor(dist / bin_mm).astype(int)
     means = []
     for b in np.unique(bins):
         a = angle[bins == b]
         means.append(np.arctan2(np.sin(a).mean(), np.cos(a).mean()))
     swept = float(np.abs(np.unwrap(np.asarray(means))[-1] - means[0])) if len(means) > 1 else 0.0
-    sectors = np.unique(np.floor((angle + np.pi) / (2 * np.pi) * 36).astype(int) % 36)
+    sectors = np.unique(np.floor((angle[outer] + np.pi) / (2 * np.pi) * 36).astype(int) % 36)
     return TurnEvidence(round(swept / (2 * np.pi), 2), round(length, 2), round(len(sectors) / 36.0, 3),
                         [round(float(v), 4) for v in axis])
+
+
+def _outer_circle(uv: np.ndarray) -> tuple[np.ndarray, float]:
+    """Circle of the cochlea's outline seen along its axis: a RANSAC fit (fixed seed) to the convex
+    hull's vertices, so that a straight cut edge (part of the cochlea lost) does not pull the centre
+    off the modiolus the way a least-squares fit would."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = uv[ConvexHull(uv).vertices]
+    except (QhullError, ValueError):
+        return uv.mean(axis=0), float(np.ptp(uv, axis=0).max() / 2)
+    if len(hull) < 3:
+        return uv.mean(axis=0), float(np.ptp(uv, axis=0).max() / 2)
+    rng = np.random.default_rng(0)
+    best, best_score = (hull.mean(axis=0), float(np.ptp(hull, axis=0).max() / 2)), -1
+    for _ in range(200):
+        a, b, c = hull[rng.choice(len(hull), 3, replace=False)]
+        m = np.array([b - a, c - a])
+        if abs(np.linalg.det(m)) < 1e-6:
+            continue
+        rhs = 0.5 * np.array([b @ b - a @ a, c @ c - a @ a])
+        centre = np.linalg.solve(m, rhs)
+        radius = float(np.linalg.norm(a - centre))
+        if not 1.5 <= radius <= 8.0:
+            continue
+        score = int(np.sum(np.abs(np.linalg.norm(hull - centre, axis=1) - radius) < 0.3))
+        if score > best_score:
+            best, best_score = (centre, radius), score
+    return best
 
 
 def _base_seed(inside, s, hint, pts, axis) -> np.ndarray:

@@ -22,7 +22,7 @@ STATUSES = (PRESENT, INCOMPLETE, MISSING)
 
 #: Expected volume of each structure (mm³) on a normal mask: anatomy.md and the phantom's normal ears.
 EXPECTED_VOLUME_MM3: dict[Structure, tuple[float, float]] = {
-    Structure.COCHLEA: (35.0, 120.0),
+    Structure.COCHLEA: (50.0, 120.0),
     Structure.VESTIBULE: (15.0, 90.0),
     Structure.SUPERIOR_CANAL: (4.0, 25.0),
     Structure.LATERAL_CANAL: (3.0, 20.0),
@@ -42,11 +42,21 @@ class RuleOptions:
         A structure whose volume is below this fraction of its expected minimum is missing.
     incomplete_fraction : float
         ... below this fraction (but above `missing_fraction`) it is incomplete.
+    cochlea_incomplete_mm3 : float
+        A cochlea smaller than this has lost much of itself (40 % of the anatomical minimum of
+        60 mm³; malformed cochleae with 1.5 turns keep 30-60 mm³, so volume alone cannot tell a
+        lost apex from a short cochlea: the angular coverage does).
     min_angular_coverage : float
         A cochlea covering fewer sectors around its axis than this fraction is incomplete.
     min_canal_length_mm : float
         A canal whose loop cannot be checked (its vestibule or a neighbouring canal is missing) is
         still present when its main piece (>= 70 % of its volume) is at least this long along its centre line.
+    max_arc_gap_deg : dict
+        Binary masks only (the split fits a circle per canal): a canal whose fitted circle runs this
+        many degrees through no labyrinth has lost part of its arc. The superior and lateral circles
+        are covered all round on whole canals (their limbs and the vestibule close them); the
+        posterior canal's circle normally leaves a gap of 55-80° where its limbs leave it, so its
+        threshold is high and its loop check does the work (calibrated on phantom ears).
     fragment_volume_mm3 : float
         Components smaller than this are ignored as noise when counting fragments.
     max_fragments : int
@@ -59,12 +69,16 @@ class RuleOptions:
 
     missing_fraction: float = 0.2
     incomplete_fraction: float = 0.55
-    min_angular_coverage: float = 0.75
+    cochlea_incomplete_mm3: float = 25.0
+    min_angular_coverage: float = 0.7
     min_canal_length_mm: float = 9.0
+    max_arc_gap_deg: dict = field(default_factory=lambda: {Structure.SUPERIOR_CANAL: 25.0,
+                                                           Structure.LATERAL_CANAL: 20.0,
+                                                           Structure.POSTERIOR_CANAL: 100.0})
     fragment_volume_mm3: float = 0.5
     max_fragments: int = 4
     max_total_factor: float = 1.8
-    max_extra_tunnels: int = 3
+    max_extra_tunnels: int = 8
     expected_volume_mm3: dict = field(default_factory=lambda: dict(EXPECTED_VOLUME_MM3))
 
 
@@ -80,7 +94,8 @@ def structure_status(structure: Structure, evidence: dict, options: RuleOptions)
     if vol < options.missing_fraction * lo:
         return MISSING, [f"{name}: {vol:.1f} mm³, below {options.missing_fraction * lo:.1f} mm³ (expected {lo:g}-{hi:g})"]
     reasons = []
-    if vol < options.incomplete_fraction * lo:
+    low = options.cochlea_incomplete_mm3 if structure is Structure.COCHLEA else options.incomplete_fraction * lo
+    if vol < low:
         reasons.append(f"{name}: only {vol:.1f} mm³ (expected {lo:g}-{hi:g} mm³)")
     if structure in (Structure.SUPERIOR_CANAL, Structure.LATERAL_CANAL, Structure.POSTERIOR_CANAL):
         unchecked = evidence.get("loop_not_checkable")
@@ -90,6 +105,9 @@ def structure_status(structure: Structure, evidence: dict, options: RuleOptions)
         elif not evidence.get("loop_closed", False):
             reasons.append(f"{name}: does not close its loop through the vestibule "
                            f"({evidence.get('openings', 0)} opening(s))")
+        gap = float(evidence.get("arc_gap_deg", 0.0))
+        if gap >= options.max_arc_gap_deg[structure] and not reasons:
+            reasons.append(f"{name}: its arc is broken ({gap:.0f}° of its fitted circle hold no labyrinth)")
     if structure is Structure.COCHLEA:
         cov = float(evidence.get("angular_coverage", 0.0))
         if cov < options.min_angular_coverage:

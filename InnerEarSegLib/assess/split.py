@@ -37,9 +37,9 @@ _FULL = np.ones((3, 3, 3), bool)
 #: z superior), mm: centre offset, plane normal, radius (anatomy.md: radii 3.2 / 3.1 / 2.4 mm,
 #: vertical canals ~45 deg from the sagittal plane, lateral canal pitched ~24 deg).
 CANAL_PRIORS = {
-    Structure.SUPERIOR_CANAL: ((1.2, 0.3, 5.9), (0.71, 0.65, -0.28), 3.2),
-    Structure.POSTERIOR_CANAL: ((0.1, 2.2, 1.8), (0.70, -0.64, 0.28), 3.1),
-    Structure.LATERAL_CANAL: ((2.7, 1.6, 0.3), (0.0, 0.40, 0.91), 2.4),
+    Structure.SUPERIOR_CANAL: ((0.6, 1.5, 5.3), (0.71, 0.65, -0.28), 3.2),
+    Structure.POSTERIOR_CANAL: ((-0.3, 2.9, 1.0), (0.70, -0.64, 0.28), 3.1),
+    Structure.LATERAL_CANAL: ((3.0, 1.3, 0.4), (0.0, 0.40, 0.91), 2.4),
 }
 
 
@@ -48,15 +48,22 @@ class SplitOptions:
     """Geometry of the split (mm, mm³); the defaults suit clinical and phantom masks at 0.2-0.4 mm."""
 
     thick_radius_mm: float = 0.7
+    core_radius_mm: float = 1.2
+    vestibule_grow_mm: float = 1.2
+    min_core_mm3: float = 2.0
     min_major_mm3: float = 10.0
     neck_ratio: float = 0.65
-    circle_tolerance_mm: float = 1.1
-    max_centre_shift_mm: float = 3.0
-    max_normal_change_deg: float = 35.0
-    iterations: int = 6
+    vestibule_max_extent_mm: float = 7.5
     min_vestibule_roundness: float = 0.4
-    min_tube_mm3: float = 1.0
-    lone_vestibule_max_extent_mm: float = 7.5
+    cochlea_direction: tuple = (-0.22, -0.97, -0.1)
+    cochlea_offset_mm: float = 2.5
+    vestibule_from_centroid_mm: tuple = (0.3, 2.7, -0.6)
+    circle_tolerance_mm: float = 1.1
+    initial_tolerance_mm: float = 2.5
+    max_centre_shift_mm: float = 3.5
+    max_normal_change_deg: float = 35.0
+    iterations: int = 8
+    min_arc_deg: float = 100.0
 
 
 def _xyz_mm(idx_zyx: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
@@ -106,56 +113,44 @@ def _neck_split(piece: np.ndarray, dist: np.ndarray, s: np.ndarray, opt: SplitOp
     return lobes == 1, lobes == 2
 
 
-def _openings(blob: np.ndarray, thin_labels: np.ndarray) -> int:
-    """How many thin pieces touch `blob`."""
-    ring = ndimage.binary_dilation(blob, _FULL) & ~blob
-    return len(np.setdiff1d(np.unique(thin_labels[ring]), [0]))
-
-
 def _looks_like_vestibule(blob, s, opt) -> bool:
     """A thick piece is vestibule-like when it is compact (longest extent below
-    ``lone_vestibule_max_extent_mm``) and not flat; the cochlea is wider (A-value ~9 mm) and flat
-    (height ~3 mm)."""
+    ``vestibule_max_extent_mm``) and not flat; a cochlea is wider (A-value ~9 mm) and flat (~3 mm)."""
     from .evidence import extent_mm
 
     ext = extent_mm(blob, s)
-    return ext[0] <= opt.lone_vestibule_max_extent_mm and ext[2] >= opt.min_vestibule_roundness * ext[0]
+    return ext[0] <= opt.vestibule_max_extent_mm and ext[2] >= opt.min_vestibule_roundness * ext[0]
 
 
-def _vestibule_and_cochlea(mask, thick, dist, s, opt):
-    comps, n = ndimage.label(thick, structure=_FULL)
-    vols = np.bincount(comps.ravel())[1:] * np.prod(s)
-    major = [i + 1 for i in np.argsort(vols)[::-1] if vols[i] >= opt.min_major_mm3]
+def _vestibule_and_cochlea_cores(mask, dist, s, opt):
+    """Vestibule (and, where the cochlea is as thick, cochlea) cores from a wide opening."""
+    core = thick_part(mask, s, opt.core_radius_mm)
+    comps, n = ndimage.label(core, structure=_FULL)
     vest = np.zeros_like(mask)
     coch = np.zeros_like(mask)
-    if not major:
+    if n == 0:
         return vest, coch
-    thin_labels, _ = ndimage.label(mask & ~thick, structure=_FULL)
-    small = np.bincount(thin_labels.ravel()) * np.prod(s) < opt.min_tube_mm3
-    small[0] = False
-    thin_labels[small[thin_labels]] = 0
-    first = comps == major[0]
-    lobes = _neck_split(first, dist, s, opt)
-    if lobes is not None and _openings(lobes[0], thin_labels) == 0 and thin_labels.any():
-        lobes = None  # canals exist but none opens into the "vestibule" lobe: a neck inside the cochlea
-    if lobes is not None:
-        vest, coch = lobes
-        rest = major[1:]
-    else:
-        rest = major
-    for i in rest:
+    vols = np.bincount(comps.ravel())[1:] * np.prod(s)
+    order = [i + 1 for i in np.argsort(vols)[::-1] if vols[i] >= opt.min_core_mm3]
+    for i in order:
         blob = comps == i
-        if not vest.any() and _looks_like_vestibule(blob, s, opt):
-            vest |= blob
-        elif not coch.any():
+        if not vest.any():
+            lobes = _neck_split(blob, dist, s, opt)
+            if lobes is not None and not _looks_like_vestibule(blob, s, opt):
+                vest, coch = lobes
+                if _looks_like_vestibule(coch, s, opt) and not _looks_like_vestibule(vest, s, opt):
+                    vest, coch = coch, vest
+            elif _looks_like_vestibule(blob, s, opt):
+                vest = blob
+            else:
+                coch |= blob
+        elif not _looks_like_vestibule(blob, s, opt) and vols[i - 1] >= opt.min_major_mm3:
             coch |= blob
-        else:  # a further big thick piece: join the structure it lies closer to
-            c = np.argwhere(blob).mean(axis=0)
-            dv = np.linalg.norm((np.argwhere(vest).mean(axis=0) - c) * s) if vest.any() else np.inf
-            dc = np.linalg.norm((np.argwhere(coch).mean(axis=0) - c) * s)
-            (vest if dv <= dc else coch)[blob] = True
-    if coch.any() and vest.any() and _looks_like_vestibule(coch, s, opt) and not _looks_like_vestibule(vest, s, opt):
-        vest, coch = coch, vest
+    if vest.any():  # grow the core back by up to `vestibule_grow_mm` inside the thinner opening
+        near = ndimage.distance_transform_edt(~vest, sampling=s) <= opt.vestibule_grow_mm
+        vest = near & thick_part(mask, s, opt.thick_radius_mm) & ~coch
+        labels, _ = ndimage.label(vest, structure=_FULL)
+        vest = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
     return vest, coch
 
 
@@ -192,40 +187,83 @@ def _circle_distance(pts, circle):
     return np.sqrt(h * h + (rho - r) ** 2)
 
 
-def _assign_canals(cand: np.ndarray, vest: np.ndarray, s: np.ndarray, opt: SplitOptions) -> np.ndarray:
+def _arc_deg(pts: np.ndarray, circle) -> float:
+    """Degrees of the circle covered by the points (10-degree sectors around its centre)."""
+    if len(pts) == 0:
+        return 0.0
+    c, n, _ = circle
+    e1 = np.cross(n, [1.0, 0, 0] if abs(n[0]) < 0.9 else [0, 1.0, 0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    rel = pts - c
+    ang = np.degrees(np.arctan2(rel @ e2, rel @ e1)) % 360.0
+    return 10.0 * len(np.unique((ang // 10).astype(int)))
+
+
+def _assign_canals(cand: np.ndarray, vc: np.ndarray, s: np.ndarray, opt: SplitOptions) -> np.ndarray:
     """Labels 3/4/5 on the canal candidate voxels (k-circles, then propagation along the tubes)."""
     from skimage.segmentation import watershed
 
     out = np.zeros(cand.shape, np.uint8)
     idx = np.argwhere(cand)
     if len(idx) == 0:
-        return out
+        return out, {}
     pts = _xyz_mm(idx, s)
-    vc = _xyz_mm(np.argwhere(vest), s).mean(axis=0) if vest.any() else pts.mean(axis=0)
     priors = {k: (vc + np.asarray(c, float), np.asarray(n, float) / np.linalg.norm(n), float(r))
               for k, (c, n, r) in CANAL_PRIORS.items()}
     circles = dict(priors)
     keys = list(circles)
-    for _ in range(opt.iterations):
+    # anneal the tolerance: start wide (the priors are only typical), end at the lumen scale
+    for tol in np.linspace(opt.initial_tolerance_mm, opt.circle_tolerance_mm, opt.iterations):
         dists = np.stack([_circle_distance(pts, circles[k]) for k in keys])
         best = dists.argmin(axis=0)
-        near = dists.min(axis=0) <= opt.circle_tolerance_mm
+        near = dists.min(axis=0) <= tol
         for j, k in enumerate(keys):
             sel = near & (best == j)
             circles[k] = _fit_circle(pts[sel], priors[k], opt) if sel.sum() >= 25 else priors[k]
     dists = np.stack([_circle_distance(pts, circles[k]) for k in keys])
     best = dists.argmin(axis=0)
     near = dists.min(axis=0) <= opt.circle_tolerance_mm
+    kept = {}
+    for j, k in enumerate(keys):  # a canal is there only if its voxels run along enough of its circle
+        sel = near & (best == j)
+        if _arc_deg(pts[sel], circles[k]) < opt.min_arc_deg:
+            near &= best != j
+        else:
+            kept[k] = circles[k]
     markers = np.zeros(cand.shape, np.int32)
     sel = idx[near]
     markers[tuple(sel.T)] = np.asarray([int(keys[j]) for j in best[near]], np.int32)
     if not markers.any():
-        return out
+        return out, {}
     grown = watershed(np.zeros(cand.shape, np.float32), markers, mask=cand, connectivity=3)
-    return grown.astype(np.uint8)
+    return grown.astype(np.uint8), kept
 
 
-def split_labyrinth(mask: np.ndarray, spacing_mm, *, options: SplitOptions | None = None) -> np.ndarray:
+def arc_gap_deg(mask: np.ndarray, s: np.ndarray, circle, *, tolerance_mm: float = 0.6) -> float:
+    """Longest run (degrees, 5-degree samples) of the fitted canal circle with no labyrinth within
+    `tolerance_mm`: small for a whole canal, large where the top of its arc is lost."""
+    c, n, r = circle
+    e1 = np.cross(n, [1.0, 0, 0] if abs(n[0]) < 0.9 else [0, 1.0, 0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    ang = np.radians(np.arange(0.0, 360.0, 5.0))
+    ring = c + r * (np.cos(ang)[:, None] * e1 + np.sin(ang)[:, None] * e2)
+    outside = ndimage.distance_transform_edt(~mask, sampling=s)
+    idx = np.rint(ring[:, ::-1] / s).astype(int)
+    valid = np.all((idx >= 0) & (idx < mask.shape), axis=1)
+    covered = np.zeros(len(ang), bool)
+    covered[valid] = outside[tuple(idx[valid].T)] <= tolerance_mm
+    gap, best = 0, 0
+    for k in range(2 * len(ang)):  # longest circular run of uncovered samples
+        i = k % len(ang)
+        gap = gap + 1 if not covered[i] else 0
+        best = max(best, min(gap, len(ang)))
+    return 5.0 * best
+
+
+def split_labyrinth(mask: np.ndarray, spacing_mm, *, options: SplitOptions | None = None,
+                    return_details: bool = False):
     """Per-structure labels 0-5 from a binary labyrinth mask of one ear in the ear-box frame.
 
     Parameters
@@ -235,36 +273,60 @@ def split_labyrinth(mask: np.ndarray, spacing_mm, *, options: SplitOptions | Non
     spacing_mm : (3,) float
         Voxel size (z, y, x) in mm.
     options : SplitOptions, optional
+    return_details : bool
+        Also return per-canal evidence from the fitted circles: ``{key: {"arc_gap_deg",
+        "circle_radius_mm"}}`` (see :func:`arc_gap_deg`).
 
     Returns
     -------
     (Z, Y, X) uint8
         1 cochlea, 2 vestibule, 3 superior, 4 lateral, 5 posterior canal; every mask voxel is labelled.
+        With ``return_details``, a tuple (labels, details).
     """
     opt = options or SplitOptions()
     mask = np.asarray(mask, bool)
     s = np.asarray(spacing_mm, float)
     labels = np.zeros(mask.shape, np.uint8)
     if not mask.any():
-        return labels
+        return (labels, {}) if return_details else labels
+    idx = np.argwhere(mask)  # work on the bounding box (plus a margin): distance maps dominate the cost
+    margin = int(np.ceil(2.0 / s.min())) + 1
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + margin + 1, mask.shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    labels[box], details = _split_cropped(mask[box], s, opt)
+    return (labels, details) if return_details else labels
+
+
+def _split_cropped(mask: np.ndarray, s: np.ndarray, opt: SplitOptions) -> np.ndarray:
+    labels = np.zeros(mask.shape, np.uint8)
     dist = ndimage.distance_transform_edt(mask, sampling=s)
-    thick = thick_part(mask, s, opt.thick_radius_mm)
-    vest, coch = _vestibule_and_cochlea(mask, thick, dist, s, opt)
+    vest, coch = _vestibule_and_cochlea_cores(mask, dist, s, opt)
+    pts_all = _xyz_mm(np.argwhere(mask), s)
+    if vest.any():
+        vest_centre = _xyz_mm(np.argwhere(vest), s).mean(axis=0)
+    else:  # no vestibule: where it would be relative to the rest of the labyrinth
+        vest_centre = pts_all.mean(axis=0) + np.asarray(opt.vestibule_from_centroid_mm)
     rest = mask & ~vest & ~coch
-    pieces, n = ndimage.label(rest, structure=_FULL)
-    cand = np.zeros_like(mask)
+    u = np.asarray(opt.cochlea_direction, float)
+    u /= np.linalg.norm(u)
+    idx = np.argwhere(rest)
+    ahead = np.zeros_like(mask)
+    ahead[tuple(idx[(_xyz_mm(idx, s) - vest_centre) @ u >= opt.cochlea_offset_mm].T)] = True
+    pieces, n = ndimage.label(ahead | coch, structure=_FULL)
     if n:
-        ring_v = np.unique(pieces[ndimage.binary_dilation(vest, _FULL)]) if vest.any() else np.array([0])
-        ring_c = np.unique(pieces[ndimage.binary_dilation(coch, _FULL)]) if coch.any() else np.array([0])
-        only_coch = np.setdiff1d(ring_c, np.concatenate([ring_v, [0]]))
-        coch |= np.isin(pieces, only_coch)
-        cand = rest & ~np.isin(pieces, only_coch)
+        big = np.bincount(pieces.ravel()) * np.prod(s) >= opt.min_core_mm3
+        big[0] = False
+        coch |= big[pieces]
+    cand = mask & ~vest & ~coch
     labels[coch] = Structure.COCHLEA
     labels[vest] = Structure.VESTIBULE
-    canal = _assign_canals(cand, vest, s, opt)
+    canal, circles = _assign_canals(cand, vest_centre, s, opt)
     labels[canal > 0] = canal[canal > 0]
+    details = {Structure(k).key: {"arc_gap_deg": arc_gap_deg(mask, s, circ),
+                                  "circle_radius_mm": round(float(circ[2]), 2)} for k, circ in circles.items()}
     unlabelled = mask & (labels == 0)
     if unlabelled.any() and labels.any():
         _, near = ndimage.distance_transform_edt(labels == 0, sampling=s, return_indices=True)
         labels[unlabelled] = labels[tuple(near[:, unlabelled])]
-    return labels
+    return labels, details

@@ -21,17 +21,19 @@ def _grid_mm(shape=SHAPE, spacing=SPACING_MM):
 
 
 def _tube(points_mm, path_xyz, radius_mm):
-    """Voxels within radius of a polyline (dense points)."""
+    """Voxels within radius of a polyline (dense points); only the path's bounding box is searched."""
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(path_xyz)
-    flat = points_mm.reshape(-1, 3)
     rad = np.broadcast_to(np.asarray(radius_mm, float), (len(path_xyz),))
-    d, i = tree.query(flat, distance_upper_bound=float(rad.max()) + 0.01)
+    lo, hi = path_xyz.min(axis=0) - rad.max(), path_xyz.max(axis=0) + rad.max()
+    inside = np.all((points_mm >= lo) & (points_mm <= hi), axis=-1)
+    out = np.zeros(points_mm.shape[:-1], bool)
+    d, i = cKDTree(path_xyz).query(points_mm[inside], distance_upper_bound=float(rad.max()) + 0.01)
     ok = np.isfinite(d)
-    out = np.zeros(len(flat), bool)
-    out[ok] = d[ok] <= rad[i[ok]]
-    return out.reshape(points_mm.shape[:-1])
+    hit = np.zeros(len(d), bool)
+    hit[ok] = d[ok] <= rad[i[ok]]
+    out[inside] = hit
+    return out
 
 
 def _unit(v):
@@ -110,13 +112,33 @@ def normal_ear():
 
 
 @pytest.fixture(scope="session")
-def ear_factory():
+def ear_factory(normal_ear):
+    """ear_factory(drop=(...), truncate=(...)): dropping zeroes labels of the normal ear (cheap)."""
     cache = {}
+    names = {"cochlea": 1, "vestibule": 2, "superior": 3, "lateral": 4, "posterior": 5}
 
-    def factory(**kw):
-        key = tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in kw.items()))
-        if key not in cache:
-            cache[key] = make_ear(**kw)
-        return cache[key].copy()
+    def factory(*, drop=(), truncate=()):
+        if truncate:
+            key = tuple(sorted(truncate))
+            if key not in cache:
+                cache[key] = make_ear(truncate=truncate)
+            ear = cache[key].copy()
+        else:
+            ear = normal_ear.copy()
+        for name in drop:
+            ear[ear == names[name]] = 0
+        return ear
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def phantom_ear():
+    """A normal left ear of the project's phantom on its 96^3 0.3 mm box: (labels uint8 1-5, meta)."""
+    import SimpleITK as sitk
+
+    from InnerEarSegLib.labels import Side
+    from InnerEarSegLib.phantom.generate import generate_roi
+
+    _, labels, meta = generate_roi(11, Side.LEFT, pathologies=(), centre_offset_mm=(0.0, 0.0, 0.0))
+    return sitk.GetArrayFromImage(labels), meta
