@@ -328,13 +328,19 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
     reference.SetOrigin(tuple(float(v) for v in centre - options.refine_half_width_mm))
     fine = sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear,
                                                 OUTSIDE_HU, sitk.sitkFloat32))
-    # the otic capsule's level: the window's brightest bone, ignoring metal (implants) above 1.25x bone
-    brightest_hu = float(np.percentile(np.minimum(fine, 1.25 * levels.bone_hu), 99.5))  # metal: > 1.25x bone
-    capsule = replace(levels, dense_hu=max(levels.dense_hu, options.capsule_fraction * brightest_hu),
-                      soft_hu=max(levels.soft_hu, options.capsule_soft_fraction * brightest_hu))
+    # the otic capsule's level: the window's brightest bone, leaving out metal (an implant: > 1.25x bone)
+    # and its bright rim and streaks
+    metal = fine > 1.25 * levels.bone_hu
+    if metal.any():
+        metal = ndimage.binary_dilation(metal, iterations=3)
+    brightest_hu = float(np.percentile(fine[~metal], 99.5)) if not metal.all() else levels.bone_hu
+    soft_hu = max(levels.soft_hu, options.capsule_soft_fraction * brightest_hu)
+    # capsule-walled first (a step lower where streaks break the wall), ordinary dense bone last
+    cascade = [replace(levels, dense_hu=max(levels.dense_hu, fraction * brightest_hu), soft_hu=soft_hu)
+               for fraction in (options.capsule_fraction, options.capsule_fraction - 0.1)] + [levels]
     mask = np.zeros(fine.shape, dtype=bool)
     without_metal = np.minimum(fine, 1.25 * levels.bone_hu)
-    for lev in (capsule, levels):
+    for step, lev in enumerate(cascade):
         mask = main_pocket(_enclosed(fine, lev, s, options), without_metal, s)
         if mask.sum() * s**3 >= options.min_pocket_mm3:
             break
@@ -342,7 +348,7 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
         return centre, 0.0, False
     com_zyx = np.argwhere(mask).mean(axis=0)
     refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(com_zyx[::-1].tolist()))
-    return refined, float(mask.sum() * s**3), lev is capsule
+    return refined, float(mask.sum() * s**3), step < len(cascade) - 1
 
 
 # ------------------------------------------------------------------------------------------------- side
