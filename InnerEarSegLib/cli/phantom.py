@@ -69,7 +69,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..errors import InputError
-    from ..phantom.generate import generate
+    from ..phantom import generate
     from ..phantom.io import case_id, write_case
     from ..phantom.preview import preview_png
 
