@@ -50,7 +50,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Generate K synthetic head CTs (seeds N..N+K-1) with both inner ears labelled, CT physics of "
                     "the chosen protocol and optional pathologies. Pathologies: scd, otosclerosis, fewer_turns, "
                     "incomplete_partition, hypoplastic_canal[:superior|lateral|posterior], "
-                    "missing_canal[:canal], common_cavity, implant, incomplete_fov; add @left or @right to pick "
+                    "missing_canal[:canal], common_cavity, implant, incomplete_fov, otitis_media; add @left or @right to pick "
                     "the ear (default: an ear chosen by the seed).")
     p.add_argument("--seed", required=True, type=_non_negative_int, metavar="N", help="first case seed")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")

@@ -93,6 +93,8 @@ def _effects_meta(ear: EarScene) -> dict:
     if eff.get("otosclerosis_foci"):
         out["otosclerosis_foci"] = [{"centre_lps_mm": to_world(ear, c), "radius_mm": float(r), "hu": float(v)}
                                     for c, r, v in eff["otosclerosis_foci"]]
+    if eff.get("middle_ear_fill_hu") is not None:
+        out["middle_ear_fill_hu"] = float(eff["middle_ear_fill_hu"])
     if eff.get("dehiscence_mm"):
         out["dehiscence_mm"] = float(eff["dehiscence_mm"])
     if eff.get("electrode_points") is not None:

@@ -14,6 +14,7 @@ missing_canal[:k]      canal k absent (repeat for more canals)                  
 common_cavity          cochlea+vestibule one cyst (labelled vestibule), no canals  4 (disorganised)
 implant                cochlear-implant electrode in the scala tympani, streaks    none (1)
 incomplete_fov         field of view cuts off the top of the superior canal        +1 (incomplete)
+otitis_media           middle ear, antrum and mastoid cells filled with effusion   none (1)
 =====================  ==========================================================  ==============
 
 Likert (seed paper, Table 1): 1 complete; 2 one of the five structures missing; 3 two missing;
@@ -29,7 +30,7 @@ from .anatomy import Labyrinth
 from .surroundings import electrode_points
 
 PATHOLOGIES = ("scd", "otosclerosis", "fewer_turns", "incomplete_partition", "hypoplastic_canal",
-               "missing_canal", "common_cavity", "implant", "incomplete_fov")
+               "missing_canal", "common_cavity", "implant", "incomplete_fov", "otitis_media")
 CANALS = ("superior", "lateral", "posterior")
 LOST = ("missing", "incomplete")
 
@@ -106,6 +107,10 @@ def apply_before_build(specs, params: dict, rng: np.random.Generator) -> tuple[d
             p["electrode_insertion_deg"] = float(rng.uniform(300, 540))
             rec.update(structure="cochlea", effect=f"electrode in the scala tympani, "
                        f"{p['electrode_insertion_deg']:.0f} deg insertion, metal streaks")
+        elif name == "otitis_media":
+            p["middle_ear_fill_hu"] = float(rng.uniform(10, 70))
+            rec.update(structure=None, effect=f"middle ear, antrum and mastoid cells filled with effusion "
+                       f"({p['middle_ear_fill_hu']:.0f} HU)")
         elif name == "incomplete_fov":
             p["fov_cut_fraction"] = float(rng.uniform(0.35, 0.8))
             rec.update(structure="superior", effect="field of view cuts off the top of the superior canal "
@@ -127,6 +132,8 @@ def ct_effects(lab: Labyrinth, rng: np.random.Generator) -> dict:
                  ow + np.array([-2.5, -3.5, -1.0])]
         eff["otosclerosis_foci"] = [(sites[i] + rng.uniform(-0.4, 0.4, 3), float(rng.uniform(1.0, 1.8)),
                                      float(rng.uniform(900, 1600))) for i in range(p["otosclerosis_foci"])]
+    if p.get("middle_ear_fill_hu") is not None:
+        eff["middle_ear_fill_hu"] = float(p["middle_ear_fill_hu"])
     if p.get("electrode_insertion_deg") and lab.structures.get("cochlea") != "missing":
         eff["electrode_points"] = electrode_points(lab, p["electrode_insertion_deg"])
         eff["electrode_radius_mm"] = 0.3

@@ -17,8 +17,8 @@ from ..labels import Side
 from .anatomy import Labyrinth
 from .raster import Grid, labels_from_depth, labyrinth_block, rasterise_depth
 from .shapes import ellipsoid, tube
-from .surroundings import (EAR_REGION_MM, ear_region_noise, ear_solids, mastoid_air_fraction, mastoid_fields,
-                           superior_canal_top, tegmen_height_mm)
+from .surroundings import (EAR_REGION_MM, capsule_channels, ear_region_noise, ear_solids, mastoid_air_fraction,
+                           mastoid_fields, superior_canal_top, tegmen_height_mm)
 
 METAL_HU = 9000.0
 
@@ -216,6 +216,8 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     seed = sp["noise_seed"]
     wobble = np.float32(sp.get("bone_edge_wobble_mm", 0.0)) * fields.sample(
         lambda x, y, z: ear_region_noise(x, y, z, seed + 2, 3.0))
+    eff = ear.effects
+    fill = eff.get("middle_ear_fill_hu")  # otitis media: effusion instead of air
     for name, solid, tissue in ear_solids(lab, sp):
         if tissue == "mastoid":
             hit = _paint_solid(out, coords, solid, t["septa"], width_mm, affine, in_skull)
@@ -224,7 +226,11 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
                 x, y, z = (c[sl] for c in coords)
                 cells = fields.sample(lambda x, y, z: mastoid_fields(x, y, z, sp, solid.centre))
                 air = mastoid_air_fraction(cells[sl], sp)
-                _paint(out[sl], m * air * _membership(solid.sdf(x, y, z) - 1.0, width_mm), t["air"])
+                _paint(out[sl], m * air * _membership(solid.sdf(x, y, z) - 1.0, width_mm),
+                       t["air"] if fill is None else fill)
+            continue
+        if fill is not None and tissue == "air" and name != "external auditory canal":
+            _paint_solid(out, coords, solid, fill, width_mm, affine)
             continue
         bone = name in ("temporal bone", "petrous bone")
         weight = below_tegmen * in_skull if bone else None
@@ -244,10 +250,11 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     laffine = lsub.ear_to_index(ear.rot, ear.shift)
     depth = rasterise_depth(lsub, lab, ear.rot, ear.shift, margin_mm=width_mm)
     fluid = _membership(depth.max(axis=0), width_mm)
-    sigma_vox = [1.2 / s for s in lsub.spacing_mm[::-1]]
+    sigma_vox = [sp.get("capsule_sigma_mm", 1.2) / s for s in lsub.spacing_mm[::-1]]
     capsule = np.clip(ndimage.gaussian_filter(fluid, sigma_vox, mode="nearest") / np.float32(0.035), 0.0, 1.0)
     _paint(lout, capsule, t["otic_capsule"])
-    eff = ear.effects
+    for _, solid, tissue in capsule_channels(lab, sp):
+        _paint_solid(lout, lcoords, solid, t[tissue], width_mm, laffine)
     for centre, radius, value in eff.get("otosclerosis_foci", []):
         _paint_solid(lout, lcoords, ellipsoid(centre, [radius] * 3), value, width_mm, laffine, capsule)
     if eff.get("dehiscence_mm"):

@@ -53,6 +53,8 @@ def draw_surroundings_params(rng: np.random.Generator) -> dict:
         "middle_ear_width_mm": float(rng.uniform(1.8, 2.6)),
         "noise_seed": int(rng.integers(0, 2**31 - 1)),
         "bone_texture_hu": float(rng.uniform(60, 160)),
+        "capsule_sigma_mm": float(rng.uniform(0.9, 1.5)),
+        "vestibular_aqueduct_radius_mm": float(rng.uniform(0.25, 0.45)),
         "bone_edge_wobble_mm": float(rng.uniform(1.0, 2.5)),
     }
 
@@ -102,6 +104,21 @@ def ear_solids(lab: Labyrinth, sp: dict) -> list[tuple[str, Solid, str]]:
         ("stapes", tube(np.array([[4.4, 0.4, 0.2], ow + [0.4, 0.0, 0.0]]), [0.35, 0.55]), "ossicle"),
     ]
     return layers
+
+
+def capsule_channels(lab: Labyrinth, sp: dict) -> list[tuple[str, Solid, str]]:
+    """Unlabelled channels through the otic capsule, painted after it: IAC fundus, facial canal,
+    vestibular aqueduct (to the endolymphatic sac) and cochlear aqueduct (from the basal turn)."""
+    by_name = {name: (solid, tissue) for name, solid, tissue in ear_solids(lab, sp)}
+    rw = lab.landmarks_mm["round_window"]
+    out = [(name, *by_name[name]) for name in ("internal auditory canal", "facial canal")]
+    out.append(("vestibular aqueduct", tube(np.array([[-1.0, 1.2, 0.3], [-2.2, 3.6, -0.4], [-3.8, 6.5, -2.0],
+                                                      [-5.0, 8.5, -3.5]]),
+                                            [0.3, sp.get("vestibular_aqueduct_radius_mm", 0.35), 0.5, 1.2]),
+                "fluid"))
+    out.append(("cochlear aqueduct", tube(np.array([rw + [-0.6, 0.3, -0.4], rw + [-2.5, 1.0, -3.0],
+                                                    rw + [-5.0, 1.5, -5.5]]), [0.2, 0.25, 0.6]), "csf"))
+    return out
 
 
 def mastoid_fields(x, y, z, sp: dict, centre_mm) -> np.ndarray:

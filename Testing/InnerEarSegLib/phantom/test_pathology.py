@@ -139,9 +139,18 @@ def test_incomplete_field_of_view_cuts_the_superior_canal_top_and_scores_two(nor
     assert meta["structures_present"]["superior"] == "incomplete" and meta["likert"] == 2
 
 
+def test_otitis_media_fills_the_middle_ear_air_with_effusion(normal):
+    ct_n, arr_n, lab_n, _ = normal
+    ct_o, arr_o, lab_o, meta = _roi("otitis_media")
+    assert np.array_equal(lab_o, lab_n)  # the labyrinth is untouched
+    # the box holds less air (middle ear, antrum, mastoid cells) but the same labyrinth
+    assert (arr_o < -500).sum() < 0.5 * (arr_n < -500).sum()
+    assert meta["ct_effects"]["middle_ear_fill_hu"] > 0 and meta["likert"] == 1
+
+
 def test_every_listed_pathology_is_covered_here():
     assert set(PATHOLOGIES) == {"scd", "otosclerosis", "fewer_turns", "incomplete_partition", "hypoplastic_canal",
-                                "missing_canal", "common_cavity", "implant", "incomplete_fov"}
+                                "missing_canal", "common_cavity", "implant", "incomplete_fov", "otitis_media"}
 
 
 def test_cone_beam_protocol_has_lower_bone_values_than_multidetector(normal):
