@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from .box import BoxSpec
 from .labels import STRUCTURES, Side
 from .model.intensity import DEFAULT_NORMALISATION, normalise_hu
-from .model.package import ModelManifest, save_model_package
+from .model.package import LoadedModel, ModelManifest, save_model_package
 from .model.unet3d import UNet3D, UNet3DParams
 from .postprocess import PostprocessOptions, postprocess
 
@@ -362,7 +362,7 @@ def _manifest(config: TrainConfig, params: UNet3DParams, training: dict, accurac
 
 
 def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | None = None, command: str = "",
-          clock: Callable[[], float] = time.monotonic) -> TrainResult:
+          init: LoadedModel | None = None, clock: Callable[[], float] = time.monotonic) -> TrainResult:
     """Train the U-Net for ``config.minutes`` of wall clock and write the best model package to `out_path`.
 
     Parameters
@@ -375,6 +375,9 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
         Sample generator; default :class:`PhantomSource` with the config's protocol/pathology rates.
     command : str
         The command line, recorded in the manifest.
+    init : LoadedModel, optional
+        Start from this (verified) unet3d package instead of random weights; its architecture must
+        match the config. Recorded in the manifest's ``training["initialised_from"]``.
     """
     out_path = Path(out_path)
     start = clock()
@@ -384,6 +387,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
     torch.manual_seed(config.seed)
     params = UNet3DParams(n_classes=len(CLASS_NAMES), base_channels=config.base_channels, levels=config.levels,
                           norm=config.norm)
+    initial = _initial_state(init, params)
     with _torch_threads(config.threads):
         log.info("generating %d validation samples (seeds %d-%d)", config.n_validation,
                  config.validation_seeds[0], config.validation_seeds[-1])
@@ -395,7 +399,8 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
         log.info("pool of %d samples ready after %.0f s", len(pool.items), clock() - start)
         pool.start_workers()
         try:
-            state = _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command)
+            state = _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command,
+                                initial)
         finally:
             pool.stop()
         net = UNet3D(params)
@@ -405,6 +410,12 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
             "no_gaussian_postprocess": PostprocessOptions(gaussian=False)})
     elapsed = clock() - start
     training = _training_record(config, state, pool, elapsed, command)
+    if init is not None:
+        training["initialised_from"] = {
+            "file": init.weights_path.name, "sha256": init.manifest.weights_sha256,
+            "training": {k: init.manifest.training.get(k) for k in ("command", "iterations", "time_s", "data",
+                                                                    "status", "code_revision")},
+            "validation_dice": init.manifest.accuracy.get("validation_dice")}
     accuracy = {
         "validation_seeds": [config.validation_seeds[0], config.validation_seeds[-1]],
         "validation_dice": final["argmax"],
@@ -434,8 +445,21 @@ def _training_record(config: TrainConfig, state: dict, pool: SamplePool, elapsed
         "best_iteration": state["best_iteration"],
         "epochs": state["epochs"],
         "torch": torch.__version__,
+        "code_revision": _code_revision(),
         "threads": config.threads,
     }
+
+
+def _code_revision() -> str:
+    """Git commit of the source tree that ran the training (phantom and network code), if known."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
 def _cpu_time_s() -> float:
@@ -447,8 +471,25 @@ def _cpu_time_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command) -> dict:
+def _initial_state(init, params: UNet3DParams) -> dict | None:
+    """Weights of `init` after checking that they fit `params` (raises ModelError otherwise)."""
+    from .errors import ModelError
+
+    if init is None:
+        return None
+    m = init.manifest
+    if m.architecture != "unet3d" or UNet3DParams.from_dict(dict(m.architecture_params)) != params:
+        raise ModelError(f"--init {init.weights_path}: its architecture {m.architecture} {m.architecture_params} "
+                         f"does not match this run's unet3d {params.to_dict()}; use the same --base-channels, "
+                         "--levels and norm")
+    return dict(init.tensors)
+
+
+def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command,
+                initial=None) -> dict:
     net = UNet3D(params)
+    if initial is not None:
+        net.load_state_dict(initial)
     net.train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     state = {"iteration": 0, "best": -1.0, "best_state": copy.deepcopy(net.state_dict()), "best_iteration": 0,

@@ -52,6 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pathology-rate", type=float, default=0.25, help="share of pathological ears (default 0.25)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--max-iterations", type=int, default=None, help="stop after this many iterations (smoke runs)")
+    p.add_argument("--init", metavar="PATH.safetensors", default=None,
+                   help="start from this model package (same architecture) instead of random weights")
     p.add_argument("--name", default="innerear_unet3d_v1", help="model name in the manifest")
     p.add_argument("--model-version", default="1.0.0", help="model version in the manifest")
     p.set_defaults(func=run)
@@ -85,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"innerear-seg train: error: {exc}", file=sys.stderr)
         return 2
     command = "innerear-seg train " + shlex.join(_train_arguments(sys.argv))
-    result = train(args.out, config, command=command)
+    init = None
+    if args.init:
+        from ..model.package import load_model_package
+
+        init = load_model_package(args.init)
+    result = train(args.out, config, command=command, init=init)
     dice = result.validation_dice
     print(f"wrote {result.path} (+ .json) after {result.time_s:.0f} s, {result.iterations} iterations")
     print("validation Dice: " + ", ".join(f"{k} {v:.3f}" for k, v in dice.items()))

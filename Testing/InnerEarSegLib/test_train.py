@@ -68,3 +68,18 @@ def test_cli_refuses_an_output_that_is_not_safetensors(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--out", "model.pt"])
     assert info.value.code == 2 and ".safetensors" in capsys.readouterr().err
+
+
+def test_a_run_can_start_from_an_earlier_package_and_records_it(tmp_path):
+    from InnerEarSegLib.errors import ModelError
+
+    config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=2, crop_vox=8, n_validation=1,
+                         pool_size=2, pool_workers=0, max_iterations=1, threads=1, box_size_vox=SIZE, spacing_mm=0.5)
+    first = train(tmp_path / "a.safetensors", config, source=tiny_source, command="first")
+    init = load_model_package(first.path)
+    second = train(tmp_path / "b.safetensors", config, source=tiny_source, command="second", init=init)
+    assert second.manifest.training["initialised_from"]["sha256"] == first.manifest.weights_sha256
+    assert second.manifest.training["initialised_from"]["training"]["command"] == "first"
+    with pytest.raises(ModelError, match="does not match"):
+        train(tmp_path / "c.safetensors", TrainConfig(**{**config.__dict__, "base_channels": 4}), source=tiny_source,
+              init=init)
