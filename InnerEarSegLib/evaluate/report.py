@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..review.ratings import write_text_atomic
+from ..review.ratings import default_file_mode, write_text_atomic
 from .study import LikertAnalysis
 
 PLOTS = {"dice_subgroups": "Dice per subgroup", "likert_bars": "Likert distribution",
@@ -40,6 +40,7 @@ def _save_figure_atomic(fig, path: Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=90, bbox_inches="tight")
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

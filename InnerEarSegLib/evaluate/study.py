@@ -135,7 +135,7 @@ def subgroups(case_ids, groups: dict[str, dict[str, str]]) -> dict[str, list[str
     """Subgroup name -> member case ids: "Overall", every yes/no column (members: yes), and every
     value of other columns (e.g. ``group=normal`` is named "normal")."""
     out = {"Overall": list(case_ids)}
-    columns = sorted({c for g in groups.values() for c in g})
+    columns = list(dict.fromkeys(c for g in groups.values() for c in g))  # the file's column order
     for col in columns:
         values = {groups.get(cid, {}).get(col, "").lower() for cid in case_ids}
         if values <= (_TRUE | _FALSE):

@@ -106,12 +106,20 @@ class RatingRecord:
                    blinded=str(row.get("blinded", "0")).strip().lower() in ("1", "true", "yes"))
 
 
+def default_file_mode() -> int:
+    """0o666 less the process umask: the mode `open()` would give a new file."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` so that a crash leaves the old file or the new one, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; a saved file gets the usual mode
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
