@@ -212,8 +212,8 @@ def load_model_package(path: str | os.PathLike) -> LoadedModel:
 
     weights_path, manifest_path = _resolve_paths(Path(path))
     manifest = read_manifest(manifest_path)
-    if manifest.weights_file and manifest.weights_file != weights_path.name:
-        weights_path = manifest_path.parent / manifest.weights_file
+    if Path(path).suffix != ".safetensors" and manifest.weights_file:
+        weights_path = manifest_path.parent / manifest.weights_file  # an explicit weights path wins (renamed copies)
     try:
         data = weights_path.read_bytes()
     except FileNotFoundError:

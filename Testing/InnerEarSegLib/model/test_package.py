@@ -102,3 +102,12 @@ def test_weights_that_do_not_fit_the_architecture_are_refused_when_building_the_
 def test_package_files_are_readable_by_others_like_normal_files(package):
     path = package[0]
     assert path.stat().st_mode & 0o044 == 0o044  # not the 0600 of a bare mkstemp
+
+
+def test_a_renamed_copy_of_a_package_still_loads_and_is_still_verified(package, tmp_path):
+    path, written, _ = package
+    copy_dir = tmp_path / "copy"
+    copy_dir.mkdir()
+    (copy_dir / "renamed.safetensors").write_bytes(path.read_bytes())
+    (copy_dir / "renamed.json").write_text(path.with_suffix(".json").read_text())
+    assert load_model_package(copy_dir / "renamed.safetensors").manifest == written
