@@ -153,7 +153,7 @@ def _structure_evidence(structure, mask, labels, spacing, options, binary=False)
         # crus they share may be labelled as either of them) when the canal is in one piece
         loop = ev.canal_loop(mask, labels == Structure.VESTIBULE, spacing)
         partner = _CRUS_PARTNER.get(structure)
-        one_piece = evid["largest_component_mm3"] >= 0.9 * evid["volume_mm3"]
+        one_piece = evid["largest_component_mm3"] >= 0.8 * evid["volume_mm3"]
         if not loop.closed and (binary or (one_piece and partner is not None)):
             # a split binary mask has uncertain borders between canals near the vestibule: any canal
             if binary:

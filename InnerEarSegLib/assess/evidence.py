@@ -85,7 +85,10 @@ def canal_loop(canal: np.ndarray, rest: np.ndarray, spacing_mm, *, min_reach_mm:
     if not canal.any() or not rest.any():
         return LoopEvidence(False, 0, 0.0)
     box = _bbox(canal, margin=2)
-    canal_c, rest_c = canal[box], rest[box]
+    # bridge breaks of up to two voxels: a canal thinner than a voxel (hypoplastic) rasterises into beads
+    canal_c = ndimage.binary_closing(np.pad(canal[box], 2), FULL_3D, iterations=2)[2:-2, 2:-2, 2:-2] | canal[box]
+    rest_c = rest[box]
+    canal_c &= ~rest_c
     contact = ndimage.binary_dilation(rest_c, FULL_3D) & canal_c
     n_open = ndimage.label(contact, structure=FULL_3D)[1]
     pieces, _ = ndimage.label(canal_c, structure=FULL_3D)
@@ -100,9 +103,11 @@ def canal_loop(canal: np.ndarray, rest: np.ndarray, spacing_mm, *, min_reach_mm:
             two_arms |= len(np.setdiff1d(np.unique(arms[contact]), [0])) >= 2
     # or: a new independent tunnel in canal ∪ rest (local, per canal: robust where a global count is
     # not; it misses canals that run along the rest, the cut misses canals whose rest has holes)
-    union_box = _bbox(canal | rest, margin=1)
+    closed_canal = np.zeros_like(canal)
+    closed_canal[box] = canal_c
+    union_box = _bbox(closed_canal | rest, margin=1)
     closed = best_reach >= min_reach_mm and (two_arms or (
-        tunnel_count((canal | rest)[union_box]) > tunnel_count(rest[union_box])))
+        tunnel_count((closed_canal | rest)[union_box]) > tunnel_count(rest[union_box])))
     return LoopEvidence(closed, int(n_open), round(best_reach, 2))
 
 
