@@ -217,14 +217,7 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         inplane = rng_fov.uniform(0.3, 0.45) if fov == "both" else rng_fov.uniform(0.2, 0.22)
         phys["spacing_mm"] = [float(inplane), float(inplane), phys["spacing_mm"][2]]
     grid = _full_grid(scene, phys, fov, int(matrix), int(slices), stream(seed, "fov"))
-    cuts = [fov_cut_z_mm(e, e.labyrinth.params["fov_cut_fraction"]) for e in scene.ears
-            if e.labyrinth.params.get("fov_cut_fraction")]
-    if cuts:  # incomplete scan: the volume ends below the top of the superior canal
-        top = min(cuts)
-        n_keep = int(np.floor((top - grid.origin_lps_mm[2]) / grid.spacing_mm[2])) + 1
-        shift = (grid.shape_zyx[0] - n_keep) * grid.spacing_mm[2]
-        grid = Grid(grid.shape_zyx, (grid.origin_lps_mm[0], grid.origin_lps_mm[1], grid.origin_lps_mm[2] - shift),
-                    grid.spacing_mm)
+    grid = _end_below_cut(grid, scene)
     hu, labels, blocks = render(grid, scene, head_blur_fwhm_mm=phys["psf_fwhm_mm"])
     hu = apply_physics(hu, grid, phys, isocentre_world_mm=np.asarray(grid.origin_lps_mm) + 0.5 * (
         np.array(grid.shape_zyx[::-1]) - 1) * np.asarray(grid.spacing_mm), rng=np.random.default_rng(phys["seed"]),
@@ -233,6 +226,37 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         hu = np.rint(hu).astype(np.int16)
     ct = grid.image(hu)
     labels_img = grid.image(labels)
+    meta = {
+        "mode": "full",
+        "seed": int(seed),
+        "protocol": protocol,
+        "fov": fov,
+        "physics": phys,
+        "head": scene.head,
+        "tissue_hu": scene.tissue_hu,
+        "grid": {"shape_zyx": list(grid.shape_zyx), "origin_lps_mm": list(grid.origin_lps_mm),
+                 "spacing_mm": list(grid.spacing_mm), "direction": list(grid.direction)},
+        "ears": _ears_in_view(scene, metas, labels, grid),
+        "pathologies_requested": [str(p) for p in raw],
+    }
+    return ct, labels_img, meta
+
+
+def _end_below_cut(grid: Grid, scene) -> Grid:
+    """For an incomplete scan, move the grid down so that it ends below the top of the superior canal."""
+    cuts = [fov_cut_z_mm(e, e.labyrinth.params["fov_cut_fraction"]) for e in scene.ears
+            if e.labyrinth.params.get("fov_cut_fraction")]
+    cuts = [c for c in cuts if c is not None]
+    if not cuts:
+        return grid
+    n_keep = int(np.floor((min(cuts) - grid.origin_lps_mm[2]) / grid.spacing_mm[2])) + 1
+    shift = (grid.shape_zyx[0] - n_keep) * grid.spacing_mm[2]
+    return Grid(grid.shape_zyx, (grid.origin_lps_mm[0], grid.origin_lps_mm[1], grid.origin_lps_mm[2] - shift),
+                grid.spacing_mm)
+
+
+def _ears_in_view(scene, metas, labels: np.ndarray, grid: Grid) -> list[dict]:
+    """Sidecar entries of the ears whose labels are in the image; a superior canal above the top is incomplete."""
     z_top = grid.origin_lps_mm[2] + (grid.shape_zyx[0] - 0.5) * grid.spacing_mm[2]
     ears = []
     for ear, meta in zip(scene.ears, metas):
@@ -244,20 +268,7 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
             if top_z[2] + 0.5 > z_top:
                 override["superior"] = "incomplete"
         ears.append(ear_meta(ear, meta, status_override=override))
-    meta = {
-        "mode": "full",
-        "seed": int(seed),
-        "protocol": protocol,
-        "fov": fov,
-        "physics": phys,
-        "head": scene.head,
-        "tissue_hu": scene.tissue_hu,
-        "grid": {"shape_zyx": list(grid.shape_zyx), "origin_lps_mm": list(grid.origin_lps_mm),
-                 "spacing_mm": list(grid.spacing_mm), "direction": list(grid.direction)},
-        "ears": ears,
-        "pathologies_requested": [str(p) for p in raw],
-    }
-    return ct, labels_img, meta
+    return ears
 
 
 def _superior_top(ear) -> np.ndarray:

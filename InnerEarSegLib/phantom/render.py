@@ -204,6 +204,19 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     sub = grid.sub_grid(block[0], block[1])
     out = hu[z0:z1, y0:y1, x0:x1]
     coords = _frame_coords(sub, ear.rot, ear.shift)
+    _paint_surroundings(out, sub, coords, scene, ear, width_mm)
+    lab_block = labyrinth_block(sub, ear.labyrinth, ear.rot, ear.shift, 4.0)
+    if lab_block is not None:
+        lsl = tuple(slice(lo, hi) for lo, hi in zip(*lab_block))
+        lab_vals = _paint_labyrinth(out[lsl], sub.sub_grid(*lab_block), tuple(c[lsl] for c in coords), scene, ear,
+                                    width_mm)
+        region = labels[z0:z1, y0:y1, x0:x1][lsl]
+        np.copyto(region, (lab_vals + ear.side.label_offset).astype(np.uint8), where=lab_vals > 0)
+    return block
+
+
+def _paint_surroundings(out, sub: Grid, coords, scene: Scene, ear: EarScene, width_mm: float) -> None:
+    """Temporal/petrous bone, mastoid cells, middle ear, canals, vessels and ossicles on the ear block."""
     affine = sub.ear_to_index(ear.rot, ear.shift)
     t, sp, lab = scene.tissue_hu, ear.surroundings, ear.labyrinth
     below_tegmen = _membership(np.float32(tegmen_height_mm(lab, sp)) - coords[2], width_mm)
@@ -216,8 +229,7 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     seed = sp["noise_seed"]
     wobble = np.float32(sp.get("bone_edge_wobble_mm", 0.0)) * fields.sample(
         lambda x, y, z: ear_region_noise(x, y, z, seed + 2, 3.0))
-    eff = ear.effects
-    fill = eff.get("middle_ear_fill_hu")  # otitis media: effusion instead of air
+    fill = ear.effects.get("middle_ear_fill_hu")  # otitis media: effusion instead of air
     for name, solid, tissue in ear_solids(lab, sp):
         if tissue == "mastoid":
             hit = _paint_solid(out, coords, solid, t["septa"], width_mm, affine, in_skull)
@@ -240,13 +252,11 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
         tex = fields.sample(lambda x, y, z: ear_region_noise(x, y, z, seed + 3, 1.2))
         out += np.float32(sp["bone_texture_hu"]) * tex * np.clip((out - np.float32(500.0)) / np.float32(700.0),
                                                                   0.0, 1.0)
-        del tex
-    lab_block = labyrinth_block(sub, lab, ear.rot, ear.shift, 4.0)
-    if lab_block is None:
-        return block
-    lsl = tuple(slice(l, h) for l, h in zip(*lab_block))
-    lsub = sub.sub_grid(*lab_block)
-    lout, lcoords = out[lsl], tuple(c[lsl] for c in coords)
+
+
+def _paint_labyrinth(lout, lsub: Grid, lcoords, scene: Scene, ear: EarScene, width_mm: float) -> np.ndarray:
+    """Otic capsule, channels through it, pathology effects and fluid; returns the labels 0-5 of the block."""
+    t, sp, lab, eff = scene.tissue_hu, ear.surroundings, ear.labyrinth, ear.effects
     laffine = lsub.ear_to_index(ear.rot, ear.shift)
     depth = rasterise_depth(lsub, lab, ear.rot, ear.shift, margin_mm=width_mm)
     fluid = _membership(depth.max(axis=0), width_mm)
@@ -267,10 +277,7 @@ def paint_ear(hu: np.ndarray, labels: np.ndarray, grid: Grid, scene: Scene, ear:
     if eff.get("electrode_points") is not None:
         _paint_solid(lout, lcoords, tube(eff["electrode_points"], eff.get("electrode_radius_mm", 0.3)), METAL_HU,
                      width_mm, laffine)
-    lab_vals = labels_from_depth(depth)
-    region = labels[z0:z1, y0:y1, x0:x1][lsl]
-    np.copyto(region, (lab_vals + ear.side.label_offset).astype(np.uint8), where=lab_vals > 0)
-    return block
+    return labels_from_depth(depth)
 
 
 def render(grid: Grid, scene: Scene, *, head_blur_fwhm_mm: float = 0.0
