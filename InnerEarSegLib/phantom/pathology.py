@@ -146,3 +146,31 @@ def likert_score(status: dict[str, str], disorganised: bool = False) -> int:
         return 4
     lost = sum(1 for st in Structure if status.get(st.key, "present") in LOST)
     return min(1 + lost, 4)
+
+
+#: Relative frequency of each pathology when drawing training cases (:func:`draw_pathologies`).
+TRAINING_WEIGHTS = {"scd": 1.0, "otosclerosis": 1.0, "fewer_turns": 0.6, "incomplete_partition": 0.6,
+                    "hypoplastic_canal": 0.8, "missing_canal": 1.0, "common_cavity": 0.3, "implant": 0.8,
+                    "incomplete_fov": 0.8, "otitis_media": 1.0}
+
+
+def draw_pathologies(rng: np.random.Generator, *, probability: float = 0.3, max_count: int = 2) -> tuple[str, ...]:
+    """Random pathology names for one ear: none with ``1 - probability``, else 1..`max_count` distinct ones.
+
+    Canal pathologies get a random canal (``missing_canal:lateral``). Use it to mix abnormal ears into
+    training, e.g. ``generate_roi(seed, side, pathologies=draw_pathologies(np.random.default_rng(seed)))``.
+    """
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"probability must be in [0, 1], got {probability}")
+    if rng.random() >= probability:
+        return ()
+    names = list(TRAINING_WEIGHTS)
+    weights = np.array([TRAINING_WEIGHTS[n] for n in names])
+    count = int(rng.integers(1, max(1, max_count) + 1))
+    chosen = rng.choice(names, size=min(count, len(names)), replace=False, p=weights / weights.sum())
+    out = []
+    for name in chosen:
+        if name in ("missing_canal", "hypoplastic_canal"):
+            name = f"{name}:{rng.choice(CANALS)}"
+        out.append(str(name))
+    return tuple(out)

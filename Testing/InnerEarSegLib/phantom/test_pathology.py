@@ -159,3 +159,18 @@ def test_cone_beam_protocol_has_lower_bone_values_than_multidetector(normal):
     shell = lambda lab: ndimage.binary_dilation(lab > 0, iterations=3) & ~ndimage.binary_dilation(lab > 0)
     assert np.median(arr_c[shell(lab_c)]) < np.median(normal[1][shell(normal[2])]) - 300
     assert np.median(arr_c[shell(lab_c)]) < 1700
+
+
+def test_drawn_training_pathologies_are_valid_and_reproducible():
+    from InnerEarSegLib.phantom.pathology import draw_pathologies
+
+    draws = [draw_pathologies(np.random.default_rng(k), probability=0.5) for k in range(200)]
+    assert draws == [draw_pathologies(np.random.default_rng(k), probability=0.5) for k in range(200)]
+    share_abnormal = np.mean([bool(d) for d in draws])
+    assert 0.4 < share_abnormal < 0.6
+    for d in draws:
+        for spec in d:
+            parse_pathology(spec)
+    assert draw_pathologies(np.random.default_rng(0), probability=0.0) == ()
+    with pytest.raises(ValueError, match="probability"):
+        draw_pathologies(np.random.default_rng(0), probability=1.5)
