@@ -17,7 +17,7 @@ from .anatomy import Labyrinth, rotation_xyz_deg
 from .shapes import Solid, ellipsoid, tube
 
 #: Region of the ear frame that ear-local tissues may touch (mm): lo, hi.
-EAR_REGION_MM = (np.array([-22.0, -24.0, -24.0]), np.array([34.0, 30.0, 18.0]))
+EAR_REGION_MM = (np.array([-22.0, -24.0, -24.0]), np.array([44.0, 30.0, 18.0]))
 
 
 def draw_tissue_hu(rng: np.random.Generator) -> dict:
