@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO_OUT ?= demo_output
+# Text files (reports, manifests) are UTF-8 whatever the machine's locale.
+export PYTHONUTF8 := 1
 
 .PHONY: setup demo test bench clean
 setup: $(VENV)/.installed

@@ -89,5 +89,5 @@ def write_outputs(result, image: sitk.Image, out_dir, *, case_id: str, mesh_form
         timings["write"] = round(time.perf_counter() - t0, 4)
         report = build_report(result, case_id=case_id, outputs=outputs)
         report["timings_s"] = timings
-        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=False))
+        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return outputs

@@ -54,4 +54,4 @@ def sampleDataSha256() -> str | None:
     sidecar = resourceFile("SampleData", "InnerEarPhantom.json")
     if sidecar is None:
         return None
-    return json.loads(sidecar.read_text()).get("sha256", {}).get(SAMPLE_DATA_NAME)
+    return json.loads(sidecar.read_text(encoding="utf-8")).get("sha256", {}).get(SAMPLE_DATA_NAME)

@@ -94,7 +94,7 @@ def _read_hparams(path: Path) -> dict:
     if not path.is_file():
         raise ModelError(f"mpunet project: {path} not found")
     try:
-        hp = yaml.safe_load(path.read_text())
+        hp = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ModelError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(hp, dict) or not isinstance(hp.get("build"), dict) or not isinstance(hp.get("fit"), dict):

@@ -11,7 +11,7 @@ def test_no_library_module_imports_slicer_or_qt():
     root = Path(InnerEarSegLib.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             names = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
