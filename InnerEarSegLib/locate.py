@@ -262,11 +262,11 @@ def _choose_ears(peaks, options: LocateOptions):
             d = b - a
             dist = float(np.linalg.norm(d))
             angle = np.degrees(np.arccos(min(1.0, abs(d[0]) / max(dist, 1e-6))))
-            if low <= dist <= high and angle <= options.pair_max_angle_deg and min(sa, sb) >= 0.1 * max(sa, sb):
+            if low <= dist <= high and angle <= options.pair_max_angle_deg and min(sa, sb) >= 0.2 * max(sa, sb):
                 score = sa + sb
                 if score > best_score:
                     best, best_score = [peaks[i], peaks[j]], score
-    if best is not None and best_score >= 1.1 * peaks[0][1]:
+    if best is not None and best_score >= 1.2 * peaks[0][1]:
         return best
     return [peaks[0]]
 
