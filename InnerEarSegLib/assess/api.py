@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
 from ..labels import STRUCTURES, Side, Structure
 from . import evidence as ev

@@ -3,19 +3,20 @@
 Works in the ear-box frame: array (z, y, x) with x lateral, y posterior, z superior (LPS for a left
 ear; a right ear's box is mirrored so the same holds). Steps:
 
-1. **Thick and thin.** A morphological opening with a ball of ``thick_radius_mm`` (via distance
-   transforms) keeps the thick parts (vestibule, cochlear turns, ampullae); what it removes are the
-   thin tubes (canal arcs, crus, the cochlear apex tip).
-2. **Vestibule and cochlea.** The largest thick piece is cut at its narrowest cross-section along its
-   long axis (the vestibule-cochlea neck) by a watershed of the distance map; the anterior lobe is
-   the cochlea (the cochlea lies anterior-medial to the vestibule). Without a neck, a lone thick
-   piece is the vestibule if thin tubes (canals) open into it at two or more places or it is small,
-   else the cochlea.
-3. **Canals.** Thin parts and ampullae are fitted by three circles (k-circles: assign each voxel to
-   the nearest circle, refit plane and circle per canal, repeat), started from the typical canal
-   planes, normals and radii relative to the vestibule centre; voxels far from every circle (limbs,
-   common crus) take the label of the nearest fitted canal voxel along the tube.
-4. Thin pieces that touch only the cochlea are cochlea; anything left takes the nearest label.
+1. **Vestibule.** An opening with a ball of ``core_radius_mm`` (exact, via distance transforms)
+   keeps only the thickest part, the vestibule (inscribed radius ~1.7-1.9 mm; canals <= 0.5 mm,
+   ampullae and the cochlear duct <= 1.1 mm); it is grown back by ``vestibule_grow_mm`` inside the
+   thinner ``thick_radius_mm`` opening. A thick piece that is wide and flat (a cochlea whose turns
+   merged into one blob) is not a vestibule; a piece holding both is cut at its narrowest section
+   along its long axis by a watershed of the distance map.
+2. **Cochlea.** What lies more than ``cochlea_offset_mm`` ahead of the vestibule centre along
+   ``cochlea_direction`` (anterior: the cochlea lies anterior-medial to the vestibule).
+3. **Canals.** The rest is fitted by three circles (k-circles: assign each voxel to the nearest
+   circle, refit plane and circle per canal, with an annealed tolerance), started from typical canal
+   planes, normals, radii and positions relative to the vestibule centre. A canal whose voxels cover
+   less than ``min_arc_deg`` of its circle is absent; voxels far from every circle (limbs, common
+   crus) take the label of the nearest fitted canal voxel along the tube.
+4. Anything left takes the nearest label.
 
 A geometric split is an approximation: its boundaries differ from a reader's by about a lumen
 radius, but it finds which structures are there and whether each canal closes its loop.
@@ -53,7 +54,7 @@ class SplitOptions:
     min_core_mm3: float = 2.0
     min_major_mm3: float = 10.0
     neck_ratio: float = 0.65
-    vestibule_max_extent_mm: float = 7.5
+    vestibule_max_extent_mm: float = 9.0
     min_vestibule_roundness: float = 0.4
     cochlea_direction: tuple = (-0.22, -0.97, -0.1)
     cochlea_offset_mm: float = 2.5
