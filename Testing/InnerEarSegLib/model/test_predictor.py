@@ -105,3 +105,22 @@ def test_cuda_prediction_matches_the_cpu_within_mixed_precision_tolerance(loaded
     cpu = build_predictor(loaded, "cpu").predict(_ct(), box)
     gpu = build_predictor(loaded, "cuda").predict(_ct(), box)
     np.testing.assert_allclose(gpu, cpu, atol=2e-2)
+
+
+def test_a_gpu_out_of_memory_error_falls_back_to_the_cpu_with_a_warning(loaded, monkeypatch, caplog):
+    predictor = build_predictor(loaded, "cpu")
+    expected = predictor.predict_array(np.zeros((16, 16, 16), np.float32))
+    real_run = predictor._run
+
+    def run(x, device):
+        if device.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_run(x, device)
+
+    predictor.device = torch.device("cuda")  # pretend the predictor was built on a GPU
+    monkeypatch.setattr(predictor, "_run", run)
+    monkeypatch.setattr(predictor.network, "to", lambda device: predictor.network)
+    with caplog.at_level("WARNING"):
+        probs = predictor.predict_array(np.zeros((16, 16, 16), np.float32))
+    assert predictor.device.type == "cpu" and "falling back to the CPU" in caplog.text
+    assert np.array_equal(probs, expected)
