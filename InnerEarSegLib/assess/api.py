@@ -147,6 +147,13 @@ def _structure_evidence(structure, mask, labels, spacing, options, binary=False)
             "extent_mm": [round(v, 2) for v in ev.extent_mm(mask, spacing)]}
     if not mask.any():
         return evid
+    if structure in (*_CANALS, Structure.COCHLEA):
+        limit_mm3 = options.max_shape_check_factor * options.expected_volume_mm3[structure][1]
+        if evid["volume_mm3"] > limit_mm3 or evid["components"] > options.max_shape_check_components:
+            evid["shape_not_checked"] = (f"implausible shape ({evid['volume_mm3']:.0f} mm³ in {evid['components']} "
+                                         f"piece(s); at most {limit_mm3:.0f} mm³ in "
+                                         f"{options.max_shape_check_components} expected)")
+            return evid
     if structure in _CANALS:
         # through the vestibule; the superior and posterior canals also through each other (the common
         # crus they share may be labelled as either of them) when the canal is in one piece

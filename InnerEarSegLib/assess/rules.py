@@ -65,6 +65,10 @@ class RuleOptions:
         A labyrinth larger than this times the expected maximum volume is disorganised.
     max_extra_tunnels : int
         More tunnels outside the cochlea than 3 (one per canal) plus this is disorganised.
+    max_shape_check_factor, max_shape_check_components : float, int
+        A structure larger than this times its expected maximum volume, or in more pieces than this,
+        is not a canal or cochlea any more: its shape checks (loop, turns; seconds to minutes on such
+        masks) are skipped and it is called incomplete with that reason.
     """
 
     missing_fraction: float = 0.2
@@ -79,6 +83,8 @@ class RuleOptions:
     max_fragments: int = 4
     max_total_factor: float = 1.8
     max_extra_tunnels: int = 8
+    max_shape_check_factor: float = 4.0
+    max_shape_check_components: int = 12
     expected_volume_mm3: dict = field(default_factory=lambda: dict(EXPECTED_VOLUME_MM3))
 
 
@@ -93,6 +99,8 @@ def structure_status(structure: Structure, evidence: dict, options: RuleOptions)
     name = structure.display_name
     if vol < options.missing_fraction * lo:
         return MISSING, [f"{name}: {vol:.1f} mm³, below {options.missing_fraction * lo:.1f} mm³ (expected {lo:g}-{hi:g})"]
+    if evidence.get("shape_not_checked"):
+        return INCOMPLETE, [f"{name}: {evidence['shape_not_checked']}"]
     reasons = []
     low = options.cochlea_incomplete_mm3 if structure is Structure.COCHLEA else options.incomplete_fraction * lo
     if vol < low:

@@ -66,3 +66,15 @@ def test_a_two_ear_map_is_assessed_per_ear_right_first(ear_factory):
     ears = assess_label_image(image)
     assert [e.side for e in ears] == ["right", "left"]
     assert [e.likert for e in ears] == [1, 2] and ears[1].lost == ["lateral"]
+
+
+def test_a_noise_segmentation_is_scored_4_without_running_the_shape_checks():
+    """A broken model's output (labels scattered everywhere) is not a canal: its loop and turn checks,
+    which take minutes on such masks, are skipped and the reason says why."""
+    rng = np.random.default_rng(0)
+    labels = ((rng.random((96, 96, 96)) < 0.3) * rng.integers(1, 6, (96, 96, 96))).astype(np.uint8)
+    result = assess_ear(labels, (0.3, 0.3, 0.3))
+    assert result.likert == 4
+    for key in ("cochlea", "superior", "lateral", "posterior"):
+        assert "shape_not_checked" in result.structure(key).evidence
+        assert "implausible shape" in " ".join(result.structure(key).reasons)
