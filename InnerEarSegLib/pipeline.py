@@ -183,7 +183,7 @@ def segment(
         cancel.raise_if_cancelled()
 
     with _timed("assess", timings):
-        ears = [_with_assessment(ear) for ear in ears]
+        ears = [_with_assessment(ear, binary=manifest.is_binary) for ear in ears]
         report("assess", "per-structure completeness and suggested Likert score")
 
     return SegmentationResult(
@@ -267,12 +267,14 @@ def _with_meshes(ear: EarResult) -> EarResult:
     return replace(ear, meshes={Structure(v).key: mesh for v, mesh in by_value.items()})
 
 
-def _with_assessment(ear: EarResult) -> EarResult:
+def _with_assessment(ear: EarResult, *, binary: bool) -> EarResult:
+    """Review one ear; a binary (labyrinth-only) model's mask is assessed with the binary-mask rules."""
     from dataclasses import replace
 
     from .assess import assess_ear
 
-    assessment = assess_ear(ear.labels_box, (ear.box.spec.spacing_mm,) * 3, side=ear.side)
+    labels = (ear.labels_box > 0).astype(np.uint8) if binary else ear.labels_box
+    assessment = assess_ear(labels, (ear.box.spec.spacing_mm,) * 3, binary=binary, side=ear.side)
     return replace(ear, assessment=assessment)
 
 
