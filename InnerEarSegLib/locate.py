@@ -278,10 +278,12 @@ class _Candidate:
     volume_mm3: float  # its volume on the fine grid
     capsule: bool  # walls reach the otic capsule's density
     peak_mm3: float  # coarse enclosed-fluid strength
+    brightest_hu: float = 0.0  # the window's brightest (non-metal) bone
+    relative_density: float = 1.0  # brightest_hu over that of the densest candidate window
 
     @property
     def score(self) -> float:
-        return self.volume_mm3 * (1.0 if self.capsule else 0.3)
+        return self.volume_mm3 * (1.0 if self.capsule else 0.3) * self.relative_density**3
 
 
 def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: LocateOptions) -> list[_Candidate]:
@@ -290,13 +292,17 @@ def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: L
     for peak, strength in peaks[:options.max_candidates]:
         if _has_clear_pair(found, options):
             break
-        centroid, volume_mm3, capsule = _refine_centre(image, peak, levels, options)
+        centroid, volume_mm3, capsule, bright = _refine_centre(image, peak, levels, options)
         if volume_mm3 > 0 and np.linalg.norm(centroid - peak) > 5.0:
             # the pocket lay off-centre (the peak was on a neighbouring canal): look again around it,
             # so that the whole labyrinth is inside the window
-            centroid, volume_mm3, capsule = _refine_centre(image, centroid, levels, options)
+            centroid, volume_mm3, capsule, bright = _refine_centre(image, centroid, levels, options)
         if volume_mm3 >= options.min_pocket_mm3:
-            found.append(_Candidate(centroid, volume_mm3, capsule, strength))
+            found.append(_Candidate(centroid, volume_mm3, capsule, strength, bright))
+    # the otic capsule is the densest bone of the head: a pocket in a window without such bone (e.g. in
+    # the squamous temporal bone) is walled only by the locally densest bone and is scored down
+    densest = max((c.brightest_hu for c in found), default=1.0)
+    found = [replace(c, relative_density=float(np.clip(c.brightest_hu / densest, 0.0, 1.0))) for c in found]
     found.sort(key=lambda c: -c.score)
     kept: list[_Candidate] = []
     for c in found:
@@ -312,8 +318,9 @@ def _has_clear_pair(found: list[_Candidate], options: LocateOptions) -> bool:
 
 
 def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
-                   options: LocateOptions) -> tuple[np.ndarray, float, bool]:
-    """Centroid (LPS mm), volume (mm3) of the labyrinth-like pocket near `centre`, and whether capsule-walled.
+                   options: LocateOptions) -> tuple[np.ndarray, float, bool, float]:
+    """Centroid (LPS mm), volume (mm3) of the labyrinth-like pocket near `centre`, whether it is
+    capsule-walled, and the window's brightest non-metal bone (HU).
 
     Works on a fine grid in a cube around `centre`. The walls must reach the otic capsule's density
     (a fraction of the window's brightest bone), which drops the internal auditory canal, carotid
@@ -345,10 +352,10 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
         if mask.sum() * s**3 >= options.min_pocket_mm3:
             break
     if not mask.any():
-        return centre, 0.0, False
+        return centre, 0.0, False, brightest_hu
     com_zyx = np.argwhere(mask).mean(axis=0)
     refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(com_zyx[::-1].tolist()))
-    return refined, float(mask.sum() * s**3), step < len(cascade) - 1
+    return refined, float(mask.sum() * s**3), step < len(cascade) - 1, brightest_hu
 
 
 # ------------------------------------------------------------------------------------------------- side
