@@ -68,7 +68,7 @@ class LocateOptions:
     min_bone_fraction: float = 0.35
     pair_distance_mm: tuple[float, float] = (50.0, 85.0)
     pair_max_angle_deg: float = 35.0
-    max_candidates: int = 4
+    max_candidates: int = 6
     refine_spacing_mm: float = 0.5
     refine_half_width_mm: float = 16.0
     capsule_fraction: float = 0.8
@@ -283,7 +283,8 @@ class _Candidate:
 
     @property
     def score(self) -> float:
-        return self.volume_mm3 * (1.0 if self.capsule else 0.3) * self.relative_density**3
+        too_big = min(1.0, 300.0 / max(self.volume_mm3, 1e-6)) ** 2  # a labyrinth is 100-250 mm3
+        return self.volume_mm3 * (1.0 if self.capsule else 0.3) * self.relative_density**3 * too_big
 
 
 def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: LocateOptions) -> list[_Candidate]:
