@@ -12,8 +12,9 @@ How it works (all in LPS world coordinates, so any direction matrix, flipped or 
    petrous block, not the thin skull), are the candidates.
 5. Refine the strongest candidates on a 0.5 mm grid in a 32 mm cube: keep the pocket walled by
    bone of the otic capsule's density (not the internal auditory canal, carotid canal or jugular
-   bulb, which run through ordinary petrous bone); its centroid plus a measured offset is the
-   centre of the labyrinth's bounding box.
+   bulb, which run through ordinary petrous bone; nor a pocket far larger than a labyrinth, or in a
+   window whose densest bone is well below the densest candidate's); its centroid plus a measured
+   offset is the centre of the labyrinth's bounding box.
 6. Choose the best pair (50-85 mm apart, joining line within 35 degrees of left-right), else the
    single best candidate (a one-ear scan). The side of a pair comes from world x (larger x is the
    patient's left); a lone ear's side from the air around it (outside air, ear canal and mastoid
