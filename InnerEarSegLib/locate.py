@@ -127,6 +127,8 @@ def locate_ears(image: sitk.Image, *, progress: ProgressCallback | None = None,
         raise InputError("no inner ear found: the candidate cavities in dense bone do not look like a labyrinth. "
                          "Check that the scan covers the temporal bones, or give the ear's centre by hand "
                          "(--roi-center X Y Z --roi-side left|right, or a markup in Slicer).")
+    log.debug("locate candidates: %s", [(tuple(np.round(c.centroid_lps_mm, 1)), round(c.volume_mm3), c.capsule,
+                                         round(c.relative_density, 2)) for c in candidates])
     chosen = _choose_ears([(c.centroid_lps_mm, c.score) for c in candidates], options)
     chosen_candidates = [next(c for c in candidates if c.centroid_lps_mm is centre) for centre, _ in chosen]
     if len(chosen) == 2:
