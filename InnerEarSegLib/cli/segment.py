@@ -79,14 +79,17 @@ def options_from_args(args):
 
 
 def run(args) -> int:
-    from ..imageio import read_image
+    from dataclasses import asdict
+
+    from ..imageio import read_image_with_source
     from ..outputs import write_outputs
     from ..pipeline import segment
 
     printer = ProgressPrinter(args.progress)
     options = options_from_args(args)
-    image = read_image(args.input)
+    image, source = read_image_with_source(args.input)
     result = segment(image, options, progress=printer)
+    result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
     case_id = args.case_id or case_id_from_path(args.input)
     outputs = write_outputs(result, image, args.out, case_id=case_id, mesh_format=options.mesh_format,
                             preview=args.preview)
