@@ -4,16 +4,8 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
+from .geometry import ijk_to_lps_matrix
 from .labels import all_labels
-
-
-def ijk_to_lps_matrix(image: sitk.Image) -> np.ndarray:
-    """4x4 matrix taking voxel index (i, j, k) = (x, y, z) to LPS mm."""
-    d = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    m = np.eye(4)
-    m[:3, :3] = d @ np.diag(image.GetSpacing())
-    m[:3, 3] = image.GetOrigin()
-    return m
 
 
 def label_image_to_segmentation(label_image: sitk.Image, *, terminology: dict[int, str] | None = None) -> dict:

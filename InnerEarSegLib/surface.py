@@ -18,6 +18,8 @@ from typing import Mapping
 import numpy as np
 import SimpleITK as sitk
 
+from .geometry import ijk_to_lps_matrix
+
 MESH_FORMATS = ("stl", "obj", "ply", "vtp")
 
 
@@ -46,15 +48,6 @@ class SurfaceOptions:
             raise ValueError(f"pass_band must be in (0, 2), got {self.pass_band!r}")
         if self.pad_vox < 1:
             raise ValueError(f"pad_vox must be >= 1, got {self.pad_vox!r}")
-
-
-def _index_to_world_matrix(image: sitk.Image) -> np.ndarray:
-    """4x4 affine from continuous index (x, y, z) to LPS world (x, y, z) mm."""
-    d = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    m = np.eye(4)
-    m[:3, :3] = d @ np.diag(image.GetSpacing())
-    m[:3, 3] = image.GetOrigin()
-    return m
 
 
 def _mask_to_index_surface(mask_zyx: np.ndarray, offset_xyz: np.ndarray, pad: int):
@@ -96,7 +89,7 @@ def label_surface(labels: sitk.Image, value: int, *, options: SurfaceOptions | N
     crop = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
     poly = _mask_to_index_surface(crop, lo[::-1].astype(float), options.pad_vox)
 
-    m = _index_to_world_matrix(labels)
+    m = ijk_to_lps_matrix(labels)
     matrix = vtk.vtkMatrix4x4()
     for i in range(4):
         for j in range(4):
