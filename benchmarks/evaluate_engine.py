@@ -110,6 +110,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path)
     ap.add_argument("--out", type=Path, help="write the Markdown table here")
     ap.add_argument("--json", type=Path, help="write the per-ear rows here")
+    ap.add_argument("--sigma", type=float, help="Gaussian sigma in voxels (0: no Gaussian); default: the library's")
     args = ap.parse_args(argv)
     from InnerEarSegLib.model.device import resolve_device
     from InnerEarSegLib.model.package import load_model_package
@@ -118,6 +119,13 @@ def main(argv=None) -> int:
 
     predictor = build_predictor(load_model_package(args.model or default_model_path()), resolve_device("cpu"))
     options = SegmentOptions(meshes=False)
+    if args.sigma is not None:
+        from dataclasses import replace
+
+        post = (replace(options.postprocess, gaussian=False) if args.sigma == 0
+                else replace(options.postprocess, sigma_vox=args.sigma))
+        options = replace(options, postprocess=post)
+    print(f"post-processing: {options.postprocess}")
     rows, seconds = [], []
     for i in range(args.cases):
         out = evaluate_case(i, predictor, options)
