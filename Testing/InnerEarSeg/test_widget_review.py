@@ -163,7 +163,7 @@ def test_module_metadata_and_parameters_reach_the_logic(module):
     parameters = InnerEarSeg.InnerEarSegParameterNode()
     assert parameters.device == "auto" and parameters.show3D and not parameters.createModels
     cli = parameters.segmentationParameters()
-    assert cli.modelPath is None and cli.sigmaVoxels == 2.5 and cli.gaussian
+    assert cli.modelPath is None and cli.sigmaVoxels == 1.0 and cli.gaussian
 
 
 def test_after_a_run_the_review_shows_each_structure_status_and_the_suggested_scores(module, tmp_path):
