@@ -10,7 +10,7 @@ Reports: ears found with the right side (a found ear counts when its centre lies
 true labyrinth centre and on the right side), Dice of the labyrinth and of each structure per ear,
 mean over normal ears and over pathological ears, and the suggested-vs-true Likert agreement.
 
-    .venv/bin/python benchmarks/evaluate_engine.py [--cases 20] [--out docs/readme/engine_eval.md]
+    .venv/bin/python benchmarks/evaluate_engine.py [--cases 20] [--out engine_eval.md]
 """
 from __future__ import annotations
 
