@@ -15,6 +15,7 @@ import SimpleITK as sitk
 
 from .box import BoxSpec, EarBox, array_to_box_image, make_ear_box, place_box_labels
 from .labels import STRUCTURES, Side, Structure
+from .model import default_model_path
 from .options import SegmentOptions
 from .progress import CancelToken, ProgressCallback, no_progress
 
@@ -62,29 +63,6 @@ def _timed(stage: str, timings: dict[str, float]):
     t0 = time.perf_counter()
     yield
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
-
-
-#: File stem of the bundled model in ``Resources/Models``.
-BUNDLED_MODEL = "innerear_unet3d_v1"
-
-
-def default_model_path() -> Path:
-    """The bundled model's manifest, ``Resources/Models/<BUNDLED_MODEL>.json``.
-
-    Looked for beside the package: ``<repo>/Resources/Models`` in a source tree, and
-    ``<module dir>/Resources/Models`` inside an installed Slicer extension.
-    """
-    from .errors import ModelError
-
-    here = Path(__file__).resolve().parent
-    candidates = [here.parent / "Resources" / "Models", here.parent / "InnerEarSeg" / "Resources" / "Models",
-                  here / "Resources" / "Models"]
-    for folder in candidates:
-        manifest = folder / f"{BUNDLED_MODEL}.json"
-        if manifest.is_file():
-            return manifest
-    raise ModelError(f"the bundled model {BUNDLED_MODEL}.json was not found in any of "
-                     f"{[str(c) for c in candidates]}; reinstall InnerEarSeg or pass --model PATH")
 
 
 def segment(

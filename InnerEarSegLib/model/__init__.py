@@ -18,8 +18,26 @@ DEFAULT_MODEL_NAME = "innerear_unet3d_v1"
 
 
 def default_model_path() -> Path:
-    """Path of the bundled model's weights in the source tree (``Resources/Models``)."""
-    return Path(__file__).resolve().parents[2] / "Resources" / "Models" / f"{DEFAULT_MODEL_NAME}.safetensors"
+    """The bundled model's weights, ``Resources/Models/<DEFAULT_MODEL_NAME>.safetensors`` (manifest beside it).
+
+    Looked for beside the library: ``<repo>/Resources/Models`` in a source tree (and a Slicer extension
+    installed in the same layout), ``<repo>/InnerEarSeg/Resources/Models``, ``InnerEarSegLib/Resources/Models``.
+
+    Raises
+    ------
+    ModelError : when no folder holds it (the message lists where it looked and what to do).
+    """
+    from ..errors import ModelError
+
+    lib = Path(__file__).resolve().parents[1]
+    folders = [lib.parent / "Resources" / "Models", lib.parent / "InnerEarSeg" / "Resources" / "Models",
+               lib / "Resources" / "Models"]
+    for folder in folders:
+        weights = folder / f"{DEFAULT_MODEL_NAME}.safetensors"
+        if weights.is_file():
+            return weights
+    raise ModelError(f"the bundled model {DEFAULT_MODEL_NAME}.safetensors was not found in any of "
+                     f"{[str(f) for f in folders]}; reinstall InnerEarSeg or pass --model PATH")
 
 
 def __getattr__(name: str):
