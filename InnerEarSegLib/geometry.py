@@ -102,3 +102,11 @@ def image_centre_lps_mm(image: sitk.Image) -> np.ndarray:
     """LPS point (mm) at the centre of the image's voxel grid."""
     centre_ijk = (np.asarray(image.GetSize(), dtype=float) - 1.0) / 2.0
     return index_zyx_to_lps_mm(image, centre_ijk[::-1])
+
+
+def spacing_zyx_mm(spacing_mm) -> np.ndarray:
+    """Validated voxel size ``(z, y, x)`` in mm as a float array; ``ValueError`` naming what was received."""
+    s = np.asarray(spacing_mm, float)
+    if s.shape != (3,) or not np.all(s > 0):
+        raise ValueError(f"spacing_mm must be 3 positive voxel sizes (z, y, x) in mm, got {spacing_mm!r}")
+    return s

@@ -11,15 +11,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..geometry import spacing_zyx_mm as _spacing
+
 #: 26-connectivity structuring element used for components and contacts.
 FULL_3D = np.ones((3, 3, 3), bool)
 
 
-def _spacing(spacing_mm) -> np.ndarray:
-    s = np.asarray(spacing_mm, float)
-    if s.shape != (3,) or not np.all(s > 0):
-        raise ValueError(f"spacing_mm must be 3 positive voxel sizes (z, y, x) in mm, got {spacing_mm!r}")
-    return s
 
 
 def volume_mm3(mask: np.ndarray, spacing_mm) -> float:

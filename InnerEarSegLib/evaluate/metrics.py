@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..geometry import spacing_zyx_mm as _spacing
 from ..labels import STRUCTURES
 
 
@@ -33,11 +34,6 @@ class OverlapMetrics:
         return asdict(self)
 
 
-def _spacing(spacing_mm) -> np.ndarray:
-    s = np.asarray(spacing_mm, float)
-    if s.shape != (3,) or not np.all(s > 0):
-        raise ValueError(f"spacing_mm must be 3 positive voxel sizes (z, y, x) in mm, got {spacing_mm!r}")
-    return s
 
 
 def dice(pred: np.ndarray, ref: np.ndarray) -> float:
