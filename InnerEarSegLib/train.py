@@ -7,8 +7,10 @@ evaluation 0-89999, validation 90000-90099, training >= 100000, so the evaluatio
 seen. Generated samples live in a pool that a background process keeps refreshing; each
 iteration draws random pool samples, crops them and adds intensity, gamma, noise and blur jitter.
 
-Loss: cross-entropy + soft Dice over the structure classes; Adam with a learning rate that decays
-with elapsed time. The best network by mean validation Dice (fixed validation seeds, whole
+Loss: cross-entropy (canal classes weighted up, they are the smallest and the last learned) + soft
+Dice over the structure classes present in the batch; Adam with a learning rate that decays with
+elapsed time. By default the network also sees each voxel's position in the ear box
+(``UNet3DParams.coord_box_vox``), which tells the three canals apart. The best network by mean validation Dice (fixed validation seeds, whole
 boxes) is saved as a model package each time it improves, and at the end with the manifest
 recording the command, the per-epoch log, the time taken and the final validation Dice.
 """
@@ -108,6 +110,8 @@ class TrainConfig:
     base_channels: int = 6
     levels: int = 4
     norm: str = "instance"
+    coordinates: bool = True
+    canal_weight: float = 3.0
     batch_size: int = 2
     crop_vox: int = 64
     learning_rate: float = 2e-3
@@ -138,12 +142,26 @@ class TrainConfig:
             raise ValueError(f"n_validation must be in 1..100, got {self.n_validation}")
         if not 0.0 < self.worker_duty <= 1.0:
             raise ValueError(f"worker_duty must be in (0, 1], got {self.worker_duty!r}")
+        if not self.canal_weight > 0:
+            raise ValueError(f"canal_weight must be > 0, got {self.canal_weight!r}")
         if self.pool_size < self.batch_size:
             raise ValueError(f"pool_size ({self.pool_size}) must be >= batch_size ({self.batch_size})")
 
     @property
     def spec(self) -> BoxSpec:
         return BoxSpec(size_vox=self.box_size_vox, spacing_mm=self.spacing_mm)
+
+    @property
+    def params(self) -> UNet3DParams:
+        """The network this configuration trains."""
+        return UNet3DParams(n_classes=len(CLASS_NAMES), base_channels=self.base_channels, levels=self.levels,
+                            norm=self.norm, coord_box_vox=self.box_size_vox if self.coordinates else 0)
+
+    @property
+    def class_weights(self) -> tuple[float, ...]:
+        """Cross-entropy weight per class: 1 for background, cochlea and vestibule, `canal_weight` for the canals."""
+        return tuple(self.canal_weight if name in ("superior", "lateral", "posterior") else 1.0
+                     for name in CLASS_NAMES)
 
     @property
     def validation_seeds(self) -> list[int]:
@@ -269,8 +287,10 @@ def augment_hu(hu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def _batch(pool: SamplePool, config: TrainConfig, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    images, targets = [], []
+def _batch(pool: SamplePool, config: TrainConfig,
+           rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random crops: images ``(B, 1, c, c, c)``, labels ``(B, c, c, c)`` and crop offsets in the box ``(B, 3)``."""
+    images, targets, offsets = [], [], []
     n, c = config.box_size_vox, config.crop_vox
     for _ in range(config.batch_size):
         _, hu, labels = pool.items[int(rng.integers(len(pool.items)))]
@@ -278,20 +298,31 @@ def _batch(pool: SamplePool, config: TrainConfig, rng: np.random.Generator) -> t
         sl = (slice(z, z + c), slice(y, y + c), slice(x, x + c))
         images.append(normalise_hu(augment_hu(hu[sl], rng), DEFAULT_NORMALISATION))
         targets.append(labels[sl].astype(np.int64))
-    return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(targets))
+        offsets.append((z, y, x))
+    return (torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(targets)),
+            torch.tensor(offsets, dtype=torch.float32))
 
 
 # ----------------------------------------------------------------------------- loss and metrics
 
-def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy + (1 - soft Dice averaged over the foreground classes present in the batch or predicted)."""
-    ce = F.cross_entropy(logits, target)
+def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor,
+                 class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted cross-entropy + (1 - soft Dice averaged over the foreground classes present in `target`).
+
+    Classes absent from the batch are left out of the Dice mean: a smoothed Dice of an absent class
+    only rewards predicting nothing, which taught the first model to never predict the small lateral
+    canal. Their false positives are still penalised by the cross-entropy.
+    """
+    ce = F.cross_entropy(logits, target, weight=class_weights)
     probs = torch.softmax(logits, dim=1)[:, 1:]
     onehot = F.one_hot(target, logits.shape[1]).permute(0, 4, 1, 2, 3)[:, 1:].float()
     dims = (0, 2, 3, 4)
     inter = (probs * onehot).sum(dims)
     denom = probs.sum(dims) + onehot.sum(dims)
-    dice = (2 * inter + 1.0) / (denom + 1.0)
+    present = onehot.sum(dims) > 0
+    if not bool(present.any()):
+        return ce
+    dice = (2 * inter[present] + 1.0) / (denom[present] + 1.0)
     return ce + (1.0 - dice.mean())
 
 
@@ -385,8 +416,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
     source = source or PhantomSource(config.spec, config.cbct_fraction, config.pathology_rate)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    params = UNet3DParams(n_classes=len(CLASS_NAMES), base_channels=config.base_channels, levels=config.levels,
-                          norm=config.norm)
+    params = config.params
     initial = _initial_state(init, params)
     with _torch_threads(config.threads):
         log.info("generating %d validation samples (seeds %d-%d)", config.n_validation,
@@ -478,11 +508,29 @@ def _initial_state(init, params: UNet3DParams) -> dict | None:
     if init is None:
         return None
     m = init.manifest
-    if m.architecture != "unet3d" or UNet3DParams.from_dict(dict(m.architecture_params)) != params:
+    old = UNet3DParams.from_dict(dict(m.architecture_params)) if m.architecture == "unet3d" else None
+    if old is None or dataclasses.replace(old, coord_box_vox=params.coord_box_vox) != params \
+            or old.coord_box_vox not in (0, params.coord_box_vox):
         raise ModelError(f"--init {init.weights_path}: its architecture {m.architecture} {m.architecture_params} "
                          f"does not match this run's unet3d {params.to_dict()}; use the same --base-channels, "
                          "--levels and norm")
-    return dict(init.tensors)
+    state = dict(init.tensors)
+    if params.coord_box_vox and not old.coord_box_vox:
+        state = add_coordinate_inputs(state)
+    return state
+
+
+def add_coordinate_inputs(state: dict) -> dict:
+    """Weights of an image-only U-Net widened to take the three coordinate channels, with zero weights.
+
+    The widened network computes exactly what the original did until training gives the new
+    inputs a use, so a coordinate model can start from an image-only one.
+    """
+    key = "encoders.0.0.weight"
+    weight = torch.as_tensor(state[key])
+    out = dict(state)
+    out[key] = torch.cat([weight, weight.new_zeros((weight.shape[0], 3, *weight.shape[2:]))], dim=1)
+    return out
 
 
 def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command,
@@ -492,6 +540,7 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
         net.load_state_dict(initial)
     net.train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    class_weights = torch.tensor(config.class_weights, dtype=torch.float32)
     state = {"iteration": 0, "best": -1.0, "best_state": copy.deepcopy(net.state_dict()), "best_iteration": 0,
              "epochs": []}
     loop_start = clock()
@@ -514,8 +563,8 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
         fraction = min(1.0, (clock() - loop_start) / max(1.0, deadline - reserve - loop_start))
         for group in optimiser.param_groups:
             group["lr"] = config.learning_rate * (1.0 - fraction) ** 0.9 + 1e-5
-        images, targets = _batch(pool, config, rng)
-        loss = dice_ce_loss(net(images), targets)
+        images, targets, offsets = _batch(pool, config, rng)
+        loss = dice_ce_loss(net(images, offsets), targets, class_weights)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

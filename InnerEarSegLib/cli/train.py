@@ -36,6 +36,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="run seed: training phantoms, crops, augmentation (default 0)")
     p.add_argument("--base-channels", type=int, default=6, help="U-Net channels at full resolution (default 6)")
     p.add_argument("--levels", type=int, default=4, help="U-Net resolution levels (default 4)")
+    p.add_argument("--no-coordinates", dest="coordinates", action="store_false",
+                   help="image input only (default: the network also sees each voxel's position in the ear box)")
+    p.add_argument("--canal-weight", type=_positive_float, default=3.0,
+                   help="cross-entropy weight of the three canal classes (default 3)")
     p.add_argument("--batch-size", type=int, default=2, help="boxes per iteration (default 2)")
     p.add_argument("--crop", type=int, default=64, metavar="VOX", help="training crop edge in voxels (default 64)")
     p.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
@@ -77,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig(
             minutes=args.minutes, seed=args.seed, base_channels=args.base_channels, levels=args.levels,
-            batch_size=args.batch_size, crop_vox=args.crop, learning_rate=args.lr, n_validation=args.n_validation,
+            coordinates=args.coordinates, canal_weight=args.canal_weight, batch_size=args.batch_size,
+            crop_vox=args.crop, learning_rate=args.lr, n_validation=args.n_validation,
             validate_every_minutes=args.validate_every, pool_size=args.pool_size,
             pool_fill_minutes=args.pool_fill_minutes,
             pool_workers=args.workers, worker_duty=args.worker_duty,

@@ -112,6 +112,10 @@ class UNet3DPredictor:
         if self.network.params.n_classes != m.n_classes:
             raise ModelError(f"{loaded.manifest_path}: {m.n_classes} labels but the network has "
                              f"{self.network.params.n_classes} outputs")
+        coord_box = self.network.params.coord_box_vox
+        if coord_box and coord_box != m.box_size_vox:
+            raise ModelError(f"{loaded.manifest_path}: the network's coordinate channels span a {coord_box}^3 box "
+                             f"but the manifest's box is {m.box_size_vox}^3")
         self.network.eval()
         self.device = device
         self.network.to(device)

@@ -30,6 +30,13 @@ class UNet3DParams:
         ``"instance"`` or ``"group"`` (GroupNorm with ``groups`` groups).
     groups : int
         Number of groups for ``norm="group"``.
+    coord_box_vox : int
+        0: the network sees only the image. Otherwise the edge (voxels) of the ear box: the network
+        appends three channels holding each voxel's position in that box, scaled to [-1, 1] (z, y, x).
+        The box is centred on the labyrinth and mirrored to left-ear chirality, so position tells
+        the three semicircular canals apart where the local image alone does not. A crop passes
+        its offset in the box to :meth:`UNet3D.forward`; without one the input is taken to be
+        centred in the box (the whole box at inference).
     """
 
     in_channels: int = 1
@@ -38,6 +45,7 @@ class UNet3DParams:
     levels: int = 4
     norm: str = "instance"
     groups: int = 4
+    coord_box_vox: int = 0
 
     def __post_init__(self) -> None:
         if self.norm not in ("instance", "group"):
@@ -45,6 +53,8 @@ class UNet3DParams:
         for name in ("in_channels", "n_classes", "base_channels", "levels", "groups"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if int(self.coord_box_vox) < 0:
+            raise ValueError(f"coord_box_vox must be >= 0 (0: no coordinate channels), got {self.coord_box_vox!r}")
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2 (background + at least one class), got {self.n_classes}")
 
@@ -92,7 +102,7 @@ class UNet3D(nn.Module):
         p = self.params
         widths = [p.base_channels * 2 ** i for i in range(p.levels)]
         self.encoders = nn.ModuleList()
-        c_in = p.in_channels
+        c_in = p.in_channels + (3 if p.coord_box_vox else 0)
         for w in widths:
             self.encoders.append(_ConvBlock(c_in, w, p))
             c_in = w
@@ -104,10 +114,13 @@ class UNet3D(nn.Module):
             self.decoders.append(_ConvBlock(2 * w, w, p))
         self.head = nn.Conv3d(widths[0], p.n_classes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, offset_vox: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for `x`; `offset_vox` ``(B, 3)`` is each crop's first voxel in the box (coordinate models)."""
         factor = 2 ** (self.params.levels - 1)
         if any(s % factor for s in x.shape[2:]):
             raise ValueError(f"input spatial shape {tuple(x.shape[2:])} must be divisible by {factor}")
+        if self.params.coord_box_vox:
+            x = torch.cat([x, box_coordinates(x, self.params.coord_box_vox, offset_vox)], dim=1)
         skips = []
         for i, enc in enumerate(self.encoders):
             x = enc(x if i == 0 else self.pool(x))
@@ -116,6 +129,28 @@ class UNet3D(nn.Module):
         for up, dec in zip(self.ups, self.decoders):
             x = dec(torch.cat([up(x), skips.pop()], dim=1))
         return self.head(x)
+
+
+def box_coordinates(x: torch.Tensor, box_vox: int, offset_vox: torch.Tensor | None = None) -> torch.Tensor:
+    """Three channels ``(B, 3, Z, Y, X)``: voxel centres of `x` in a box of edge `box_vox`, scaled to [-1, 1].
+
+    `offset_vox` ``(B, 3)`` gives the box index (z, y, x) of each crop's first voxel; None centres
+    the input in the box (offset ``(box_vox - size) / 2``, i.e. 0 for the whole box).
+    """
+    b, shape = x.shape[0], x.shape[2:]
+    if offset_vox is None:
+        offset = torch.tensor([(box_vox - n) / 2.0 for n in shape], dtype=torch.float32).expand(b, 3)
+    else:
+        offset = torch.as_tensor(offset_vox, dtype=torch.float32).reshape(b, 3)
+    offset = offset.to(x.device)
+    channels = []
+    for axis, n in enumerate(shape):
+        pos = (torch.arange(n, dtype=torch.float32, device=x.device)[None] + offset[:, axis:axis + 1] + 0.5)
+        pos = pos * (2.0 / box_vox) - 1.0  # (B, n)
+        view = [b, 1, 1, 1]
+        view[axis + 1] = n
+        channels.append(pos.reshape(view).expand(b, *shape))
+    return torch.stack(channels, dim=1).to(x.dtype)
 
 
 def build_unet3d(params: dict) -> UNet3D:
