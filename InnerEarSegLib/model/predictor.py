@@ -7,10 +7,9 @@ per ear box. Architectures register a builder ``(loaded, device) -> BoxPredictor
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
-from typing import Callable, Iterator, Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 import SimpleITK as sitk
@@ -80,23 +79,14 @@ def build_predictor(loaded: LoadedModel, device: str | torch.device = "auto") ->
     return _REGISTRY[name](loaded, dev)
 
 
-@contextlib.contextmanager
-def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
-    """Temporarily switch ``torch.use_deterministic_algorithms``; restores the caller's setting."""
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(enabled)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
-
-
 class UNet3DPredictor:
     """The bundled U-Net: resample to the box, normalise per manifest, network, softmax.
 
     On CUDA the network runs under autocast (float16); a CUDA out-of-memory error moves the
-    network to the CPU for good, with a logged warning. CPU results are deterministic.
+    network to the CPU for good, with a logged warning. CPU results are deterministic: every CPU
+    kernel of the U-Net (convolution, instance norm, transposed convolution, softmax) is. The
+    switch ``torch.use_deterministic_algorithms`` is not used: it governs CUDA and scatter-type
+    kernels, none of which run here, and it imports torch's compiler (about 2 s per process).
     """
 
     def __init__(self, loaded: LoadedModel, device: torch.device) -> None:
@@ -151,8 +141,7 @@ class UNet3DPredictor:
                 with torch.autocast("cuda", dtype=torch.float16):
                     logits = self.network(x.to(device))
             else:
-                with deterministic_algorithms():
-                    logits = self.network(x)
+                logits = self.network(x)
             probs = torch.softmax(logits.float(), dim=1)[0]
         return probs.cpu().numpy().astype(np.float32, copy=False)
 
