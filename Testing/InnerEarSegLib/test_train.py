@@ -83,3 +83,55 @@ def test_a_run_can_start_from_an_earlier_package_and_records_it(tmp_path):
     with pytest.raises(ModelError, match="does not match"):
         train(tmp_path / "c.safetensors", TrainConfig(**{**config.__dict__, "base_channels": 4}), source=tiny_source,
               init=init)
+
+
+def test_an_image_only_package_widens_to_coordinate_inputs_without_changing_its_output(tmp_path):
+    import torch
+
+    from InnerEarSegLib.model.unet3d import UNet3D, UNet3DParams
+    from InnerEarSegLib.train import add_coordinate_inputs
+
+    torch.manual_seed(0)
+    plain = UNet3D(UNet3DParams(base_channels=2, levels=2)).eval()
+    widened = UNet3D(UNet3DParams(base_channels=2, levels=2, coord_box_vox=16)).eval()
+    widened.load_state_dict(add_coordinate_inputs(plain.state_dict()))
+    x = torch.randn(1, 1, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(plain(x), widened(x), atol=1e-5)
+
+    config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=2, crop_vox=8, n_validation=1,
+                         pool_size=2, pool_workers=0, max_iterations=1, threads=1, box_size_vox=SIZE, spacing_mm=0.5,
+                         coordinates=False)
+    first = train(tmp_path / "plain.safetensors", config, source=tiny_source)
+    assert first.manifest.architecture_params["coord_box_vox"] == 0
+    second = train(tmp_path / "coords.safetensors", TrainConfig(**{**config.__dict__, "coordinates": True}),
+                   source=tiny_source, init=load_model_package(first.path))
+    assert second.manifest.architecture_params["coord_box_vox"] == SIZE
+    assert build_predictor(load_model_package(second.path), "cpu").network.encoders[0][0].in_channels == 4
+
+
+def test_the_loss_ignores_the_dice_of_classes_absent_from_the_batch():
+    import torch
+
+    from InnerEarSegLib.train import dice_ce_loss
+
+    target = torch.zeros(1, 8, 8, 8, dtype=torch.long)
+    target[0, 2:6, 2:6, 2:6] = 1
+    perfect = torch.full((1, 6, 8, 8, 8), -20.0)
+    perfect[:, 0] = 20.0
+    perfect[0, 0, 2:6, 2:6, 2:6] = -20.0
+    perfect[0, 1, 2:6, 2:6, 2:6] = 20.0
+    # a perfect prediction of the one present class costs nothing although classes 2-5 are absent
+    assert float(dice_ce_loss(perfect, target)) < 1e-3
+    # weights raise the cost of a mistake in the weighted class only
+    wrong = perfect.clone()
+    wrong[0, 1, 2:6, 2:6, 2:6] = -20.0
+    wrong[0, 4, 2:6, 2:6, 2:6] = 20.0
+    heavy_lateral = torch.tensor([1.0, 1.0, 1.0, 1.0, 5.0, 1.0])
+    heavy_cochlea = torch.tensor([1.0, 5.0, 1.0, 1.0, 1.0, 1.0])
+    assert float(dice_ce_loss(wrong, target, heavy_cochlea)) > float(dice_ce_loss(wrong, target, heavy_lateral))
+
+
+def test_the_canals_get_the_canal_weight():
+    weights = TrainConfig(canal_weight=4.0).class_weights
+    assert weights == (1.0, 1.0, 1.0, 4.0, 4.0, 4.0)
