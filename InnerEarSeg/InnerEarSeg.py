@@ -109,7 +109,7 @@ class InnerEarSegParameterNode:
     createModels: bool = False
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     gaussian: bool = True
-    sigmaVoxels: Annotated[float, WithinRange(0.5, 6.0)] = 1.0  # the paper's 2.5 erases canals at 0.3 mm
+    sigmaVoxels: Annotated[float, WithinRange(0.3, 6.0)] = 0.5  # the paper's 2.5 erases canals at 0.3 mm
     otsu: bool = True
     removeIslands: bool = True
     modelPath: str = ""  # empty: the bundled model (bound by hand: the Path connector shows "." for empty)

@@ -25,6 +25,7 @@ from InnerEarSegLib.postprocess import PostprocessOptions, postprocess
 SETTINGS = {
     "paper: Gaussian σ 2.5 vox + Otsu": PostprocessOptions(),
     "Gaussian σ 1.0 vox + Otsu": PostprocessOptions(sigma_vox=1.0),
+    "Gaussian σ 0.5 vox + Otsu (default)": PostprocessOptions(sigma_vox=0.5),
     "no Gaussian, Otsu": PostprocessOptions(gaussian=False),
     "argmax only": PostprocessOptions(gaussian=False, otsu=False, remove_islands=False),
 }

@@ -35,7 +35,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--no-gaussian", action="store_true", help="skip the 3-D Gaussian of the post-processing")
     p.add_argument("--sigma", type=float, default=None, metavar="VOXELS",
-                   help="Gaussian sigma in voxels of the 0.3 mm model grid (default 1.0; the seed paper's 2.5 "
+                   help="Gaussian sigma in voxels of the 0.3 mm model grid (default 0.5; the seed paper's 2.5 "
                         "erases the semicircular canals on this grid)")
     p.add_argument("--no-otsu", action="store_true", help="foreground = argmax instead of Otsu on the filtered map")
     p.add_argument("--no-islands", action="store_true", help="keep small islands")

@@ -163,7 +163,11 @@ def test_module_metadata_and_parameters_reach_the_logic(module):
     parameters = InnerEarSeg.InnerEarSegParameterNode()
     assert parameters.device == "auto" and parameters.show3D and not parameters.createModels
     cli = parameters.segmentationParameters()
-    assert cli.modelPath is None and cli.sigmaVoxels == 1.0 and cli.gaussian
+    from InnerEarSegLib.options import DEFAULT_POSTPROCESS
+
+    # the panel starts from the library's default post-processing, not a copy that can drift
+    assert cli.modelPath is None and cli.gaussian
+    assert cli.sigmaVoxels == DEFAULT_POSTPROCESS.sigma_vox == 0.5
 
 
 def test_after_a_run_the_review_shows_each_structure_status_and_the_suggested_scores(module, tmp_path):
