@@ -10,8 +10,8 @@ iteration draws random pool samples, crops them and adds intensity, gamma, noise
 Loss: cross-entropy (canal classes weighted up, they are the smallest and the last learned) + soft
 Dice over the structure classes present in the batch; Adam with a learning rate that decays with
 elapsed time. By default the network also sees each voxel's position in the ear box
-(``UNet3DParams.coord_box_vox``), which tells the three canals apart. The best network by mean validation Dice (fixed validation seeds, whole
-boxes) is saved as a model package each time it improves, and at the end with the manifest
+(``UNet3DParams.coord_box_vox``), which tells the three canals apart. The best network by mean
+validation Dice (fixed validation seeds, whole boxes) is saved as a model package each time it improves, and at the end with the manifest
 recording the command, the per-epoch log, the time taken and the final validation Dice.
 """
 from __future__ import annotations
@@ -310,8 +310,7 @@ def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor,
     """Weighted cross-entropy + (1 - soft Dice averaged over the foreground classes present in `target`).
 
     Classes absent from the batch are left out of the Dice mean: a smoothed Dice of an absent class
-    only rewards predicting nothing, which taught the first model to never predict the small lateral
-    canal. Their false positives are still penalised by the cross-entropy.
+    only rewards predicting nothing. Their false positives are still penalised by the cross-entropy.
     """
     ce = F.cross_entropy(logits, target, weight=class_weights)
     probs = torch.softmax(logits, dim=1)[:, 1:]
