@@ -11,8 +11,9 @@ Loss: cross-entropy (canal classes weighted up, they are the smallest and the la
 Dice over the structure classes present in the batch; Adam with a learning rate that decays with
 elapsed time. By default the network also sees each voxel's position in the ear box
 (``UNet3DParams.coord_box_vox``), which tells the three canals apart. The best network by mean
-validation Dice (fixed validation seeds, whole boxes) is saved as a model package each time it improves, and at the end with the manifest
-recording the command, the per-epoch log, the time taken and the final validation Dice.
+validation Dice (fixed validation seeds, whole boxes) is saved as a model package each time it
+improves, and at the end with the manifest recording the command, the per-epoch log, the time
+taken and the final validation Dice.
 """
 from __future__ import annotations
 
