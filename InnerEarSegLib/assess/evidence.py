@@ -17,8 +17,6 @@ from ..geometry import spacing_zyx_mm as _spacing
 FULL_3D = np.ones((3, 3, 3), bool)
 
 
-
-
 def volume_mm3(mask: np.ndarray, spacing_mm) -> float:
     """Volume of a boolean mask in mm³."""
     return float(np.count_nonzero(mask) * np.prod(_spacing(spacing_mm)))
