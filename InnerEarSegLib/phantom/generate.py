@@ -208,9 +208,7 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         raise ValueError(f"dtype must be 'int16' or 'float32', got {dtype!r}")
     if not (16 <= int(matrix) <= 1024 and 8 <= int(slices) <= 1024):
         raise ValueError(f"matrix must be 16-1024 and slices 8-1024, got matrix={matrix}, slices={slices}")
-    fov_sides = [Side.RIGHT, Side.LEFT] if fov == "both" else [Side(fov)]
-    per_ear = _assign_pathologies(seed, raw, fov_sides)
-    scene, metas = build_scene(seed, {s: tuple(per_ear.get(s, ())) for s in (Side.RIGHT, Side.LEFT)})
+    scene, metas = _case_scene(seed, raw, fov)
     phys = draw_physics_params(stream(seed, "physics"), protocol, mode="full")
     if protocol == "mdct":
         rng_fov = stream(seed, "fov")
@@ -240,6 +238,33 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         "pathologies_requested": [str(p) for p in raw],
     }
     return ct, labels_img, meta
+
+
+def _case_scene(seed: int, pathologies: tuple, fov: str):
+    """The head scene of :func:`generate`'s case `seed` (pathologies spread over the ears in view)."""
+    fov_sides = [Side.RIGHT, Side.LEFT] if fov == "both" else [Side(fov)]
+    per_ear = _assign_pathologies(seed, pathologies, fov_sides)
+    return build_scene(seed, {s: tuple(per_ear.get(s, ())) for s in (Side.RIGHT, Side.LEFT)})
+
+
+def labels_on_grid(seed: int, reference: sitk.Image, *, pathologies=(), fov: str = "both") -> sitk.Image:
+    """The exact two-ear labels of :func:`generate`'s case on any grid (e.g. a segmentation's own).
+
+    Same seed, pathologies and fov as the call to :func:`generate`; labels are evaluated at the voxel
+    centres of `reference` from the exact geometry, so a 0.3 mm segmentation can be scored at its own
+    resolution without resampling either side. Right ear 1-5, left ear 11-15; uint8 on `reference`'s grid.
+    No field-of-view cut is applied: mask what lies outside the scan yourself.
+    """
+    raw = tuple([pathologies] if isinstance(pathologies, str) else (pathologies or ()))
+    if fov not in FOVS:
+        raise ValueError(f"fov must be one of {FOVS}, got {fov!r}")
+    scene, _ = _case_scene(seed, raw, fov)
+    grid = Grid.of_image(reference)
+    out = np.zeros(grid.shape_zyx, np.uint8)
+    for ear in scene.ears:
+        lab = rasterise_labels(grid, ear.labyrinth, ear.rot, ear.shift)
+        np.copyto(out, (lab + ear.side.label_offset).astype(np.uint8), where=lab > 0)
+    return grid.image(out)
 
 
 def _end_below_cut(grid: Grid, scene) -> Grid:

@@ -127,3 +127,25 @@ def test_bad_options_are_refused_with_a_clear_message(bad):
 
     with pytest.raises(ValueError):
         generate(0, matrix=32, slices=16, **bad)
+
+
+def test_exact_labels_on_the_cts_own_grid_equal_the_generated_labels():
+    from InnerEarSegLib.phantom.generate import generate, labels_on_grid
+
+    _, lab, _ = generate(11, fov="left", matrix=160, slices=64, pathologies=("scd",))
+    again = labels_on_grid(11, lab, fov="left", pathologies=("scd",))
+    assert np.array_equal(sitk.GetArrayViewFromImage(again), sitk.GetArrayViewFromImage(lab))
+
+
+def test_exact_labels_on_a_finer_grid_have_the_same_volume_in_mm3(small_full_case):
+    from InnerEarSegLib.phantom.generate import labels_on_grid
+
+    _, lab, _ = small_full_case
+    fine = sitk.Image([int(round(n * s / 0.3)) for n, s in zip(lab.GetSize(), lab.GetSpacing())], sitk.sitkUInt8)
+    fine.SetSpacing([0.3] * 3)
+    fine.SetOrigin(lab.GetOrigin())
+    on_fine = labels_on_grid(11, fine)
+    for value in (1, 2, 11, 12):  # cochlea and vestibule of both ears: thick enough to agree within 5 %
+        coarse_mm3 = np.count_nonzero(sitk.GetArrayViewFromImage(lab) == value) * np.prod(lab.GetSpacing())
+        fine_mm3 = np.count_nonzero(sitk.GetArrayViewFromImage(on_fine) == value) * 0.3 ** 3
+        assert fine_mm3 == pytest.approx(coarse_mm3, rel=0.05)
