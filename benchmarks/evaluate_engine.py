@@ -121,6 +121,11 @@ def markdown(rows, seconds) -> str:
     for name, group in (("normal", normal), ("pathological", patho), ("all", rows)):
         cells = [f"{_mean(group, k + '_dice_model_grid')[0]:.3f}" for k in keys]
         lines.append(f"| {name} | segmentation's own 0.3 mm | {len(group)} | " + " | ".join(cells) + " |")
+    for name, lo, hi in (("normal, slices < 0.5 mm", 0.0, 0.5), ("normal, slices 0.5-0.75 mm", 0.5, 0.75),
+                         ("normal, slices > 0.75 mm", 0.75, 9.9)):
+        group = [r for r in normal if lo <= max(r["spacing_mm"]) < hi]
+        cells = [f"{_mean(group, k + '_dice_model_grid')[0]:.3f}" for k in keys]
+        lines.append(f"| {name} | segmentation's own 0.3 mm | {len(group)} | " + " | ".join(cells) + " |")
     for grid, suffix in (("CT, label-linear", ""), ("CT, nearest-neighbour", "_nearest"),
                          ("CT, exact 0.3 mm labels (ceiling)", "_ceiling")):
         cells = [f"{_mean(normal, k + '_dice' + suffix)[0]:.3f}" for k in keys]
