@@ -444,7 +444,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
         training["initialised_from"] = {
             "file": init.weights_path.name, "sha256": init.manifest.weights_sha256,
             "training": {k: init.manifest.training.get(k) for k in ("command", "iterations", "time_s", "data",
-                                                                    "status", "code_revision")},
+                                                                    "status", "code_revision", "initialised_from")},
             "validation_dice": init.manifest.accuracy.get("validation_dice")}
     accuracy = {
         "validation_seeds": [config.validation_seeds[0], config.validation_seeds[-1]],

@@ -80,6 +80,11 @@ def test_a_run_can_start_from_an_earlier_package_and_records_it(tmp_path):
     second = train(tmp_path / "b.safetensors", config, source=tiny_source, command="second", init=init)
     assert second.manifest.training["initialised_from"]["sha256"] == first.manifest.weights_sha256
     assert second.manifest.training["initialised_from"]["training"]["command"] == "first"
+    third = train(tmp_path / "t.safetensors", config, source=tiny_source, command="third",
+                  init=load_model_package(second.path))
+    chain = third.manifest.training["initialised_from"]  # the whole chain of runs, newest first
+    assert chain["training"]["command"] == "second"
+    assert chain["training"]["initialised_from"]["training"]["command"] == "first"
     with pytest.raises(ModelError, match="does not match"):
         train(tmp_path / "c.safetensors", TrainConfig(**{**config.__dict__, "base_channels": 4}), source=tiny_source,
               init=init)
