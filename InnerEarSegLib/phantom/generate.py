@@ -200,10 +200,8 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         ``ears`` (per ear: side, labyrinth_centre_lps_mm, structures_present, likert, pathologies,
         landmarks_lps_mm, anatomy parameters), ``protocol``, ``physics``, ``head``, ``tissue_hu``, ...
     """
-    raw = tuple([pathologies] if isinstance(pathologies, str) else (pathologies or ()))
+    raw = _case_request(pathologies, fov)
     _check_common(protocol, tuple(str(p).partition("@")[0] for p in raw))
-    if fov not in FOVS:
-        raise ValueError(f"fov must be one of {FOVS}, got {fov!r}")
     if dtype not in ("int16", "float32"):
         raise ValueError(f"dtype must be 'int16' or 'float32', got {dtype!r}")
     if not (16 <= int(matrix) <= 1024 and 8 <= int(slices) <= 1024):
@@ -240,6 +238,13 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
     return ct, labels_img, meta
 
 
+def _case_request(pathologies, fov: str) -> tuple:
+    """The requested pathologies as a tuple (one string allowed), after checking the field of view."""
+    if fov not in FOVS:
+        raise ValueError(f"fov must be one of {FOVS}, got {fov!r}")
+    return tuple([pathologies] if isinstance(pathologies, str) else (pathologies or ()))
+
+
 def _case_scene(seed: int, pathologies: tuple, fov: str):
     """The head scene of :func:`generate`'s case `seed` (pathologies spread over the ears in view)."""
     fov_sides = [Side.RIGHT, Side.LEFT] if fov == "both" else [Side(fov)]
@@ -255,10 +260,7 @@ def labels_on_grid(seed: int, reference: sitk.Image, *, pathologies=(), fov: str
     resolution without resampling either side. Right ear 1-5, left ear 11-15; uint8 on `reference`'s grid.
     No field-of-view cut is applied: mask what lies outside the scan yourself.
     """
-    raw = tuple([pathologies] if isinstance(pathologies, str) else (pathologies or ()))
-    if fov not in FOVS:
-        raise ValueError(f"fov must be one of {FOVS}, got {fov!r}")
-    scene, _ = _case_scene(seed, raw, fov)
+    scene, _ = _case_scene(seed, _case_request(pathologies, fov), fov)
     grid = Grid.of_image(reference)
     out = np.zeros(grid.shape_zyx, np.uint8)
     for ear in scene.ears:
