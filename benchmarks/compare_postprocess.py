@@ -18,6 +18,7 @@ from InnerEarSegLib.evaluate.metrics import dice
 from InnerEarSegLib.labels import STRUCTURES, Side
 from InnerEarSegLib.model.package import load_model_package
 from InnerEarSegLib.model.predictor import build_predictor
+from InnerEarSegLib.options import DEFAULT_POSTPROCESS
 from InnerEarSegLib.phantom import generate_roi
 from InnerEarSegLib.pipeline import default_model_path
 from InnerEarSegLib.postprocess import PostprocessOptions, postprocess
@@ -25,7 +26,7 @@ from InnerEarSegLib.postprocess import PostprocessOptions, postprocess
 SETTINGS = {
     "paper: Gaussian σ 2.5 vox + Otsu": PostprocessOptions(),
     "Gaussian σ 1.0 vox + Otsu": PostprocessOptions(sigma_vox=1.0),
-    "Gaussian σ 0.5 vox + Otsu (default)": PostprocessOptions(sigma_vox=0.5),
+    f"Gaussian σ {DEFAULT_POSTPROCESS.sigma_vox:g} vox + Otsu (default)": DEFAULT_POSTPROCESS,
     "no Gaussian, Otsu": PostprocessOptions(gaussian=False),
     "argmax only": PostprocessOptions(gaussian=False, otsu=False, remove_islands=False),
 }
