@@ -41,6 +41,8 @@ def test_a_coordinate_network_uses_the_position_and_takes_crop_offsets():
     torch.manual_seed(0)
     net = UNet3D(UNet3DParams(base_channels=2, levels=2, coord_box_vox=16)).eval()
     assert net.encoders[0][0].in_channels == 4
+    with torch.no_grad():  # as after training: the coordinate inputs have weights
+        net.encoders[0][0].weight[:, 1:] = torch.randn_like(net.encoders[0][0].weight[:, 1:])
     x = torch.zeros(1, 1, 8, 8, 8)
     with torch.no_grad():
         at_corner = net(x, torch.tensor([[0.0, 0.0, 0.0]]))
@@ -51,3 +53,17 @@ def test_a_coordinate_network_uses_the_position_and_takes_crop_offsets():
 def test_negative_coordinate_box_is_refused():
     with pytest.raises(ValueError, match="coord_box_vox"):
         UNet3DParams(coord_box_vox=-1)
+
+
+def test_a_fresh_coordinate_network_starts_blind_to_position():
+    # zero weights on the coordinate inputs: the untrained network is an image-only one, so
+    # position only gets a use once training gives it one
+    torch.manual_seed(0)
+    net = UNet3D(UNet3DParams(base_channels=4, levels=2, coord_box_vox=16)).eval()
+    x = torch.randn(1, 1, 8, 8, 8)
+    with torch.no_grad():
+        a = net(x, torch.tensor([[0.0, 0.0, 0.0]]))
+        b = net(x, torch.tensor([[8.0, 8.0, 8.0]]))
+    assert torch.equal(a, b)
+    assert net.encoders[0][0].weight[:, 1:].abs().sum() == 0
+    assert net.encoders[0][0].weight[:, :1].abs().sum() > 0
