@@ -5,13 +5,14 @@ Data: each sample is one ear box (CT in HU, labels 0-5) from a *sample source*, 
 protocol (MDCT or cone-beam) and pathologies drawn from the sample's seed. Seeds are split:
 evaluation 0-89999, validation 90000-90099, training >= 100000, so the evaluation set is never
 seen. Generated samples live in a pool that a background process keeps refreshing; each
-iteration draws random pool samples, crops them and adds intensity, gamma, noise and blur jitter.
+iteration draws random pool samples, crops them (half the crops around a structure drawn uniformly,
+so the thin canals are seen as often as the cochlea) and adds intensity, gamma, noise and blur jitter.
 
 Loss: cross-entropy (canal classes weighted up, they are the smallest and the last learned) + soft
-Dice over the structure classes present in the batch; Adam with a learning rate that decays with
-elapsed time. By default the network also sees each voxel's position in the ear box
-(``UNet3DParams.coord_box_vox``), which tells the three canals apart. The best network by mean
-validation Dice (fixed validation seeds, whole boxes) is saved as a model package each time it
+Dice over the structure classes present in the batch; Adam with a learning rate that warms up over
+the first iterations and then decays with elapsed time. By default the network also sees each
+voxel's position in the ear box (``UNet3DParams.coord_box_vox``), which tells the three canals
+apart. The best network by mean validation Dice (fixed validation seeds, whole boxes) is saved as a model package each time it
 improves, and at the end with the manifest recording the command, the per-epoch log, the time
 taken and the final validation Dice.
 """
@@ -116,6 +117,8 @@ class TrainConfig:
     batch_size: int = 2
     crop_vox: int = 64
     learning_rate: float = 2e-3
+    foreground_crops: float = 0.5
+    warmup_iterations: int = 50
     n_validation: int = 12
     validate_every_minutes: float = 5.0
     pool_size: int = 128
@@ -145,6 +148,10 @@ class TrainConfig:
             raise ValueError(f"worker_duty must be in (0, 1], got {self.worker_duty!r}")
         if not self.canal_weight > 0:
             raise ValueError(f"canal_weight must be > 0, got {self.canal_weight!r}")
+        if self.warmup_iterations < 0:
+            raise ValueError(f"warmup_iterations must be >= 0, got {self.warmup_iterations!r}")
+        if not 0.0 <= self.foreground_crops <= 1.0:
+            raise ValueError(f"foreground_crops must be in [0, 1], got {self.foreground_crops!r}")
         if self.pool_size < self.batch_size:
             raise ValueError(f"pool_size ({self.pool_size}) must be >= batch_size ({self.batch_size})")
 
@@ -288,14 +295,35 @@ def augment_hu(hu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
+def crop_origin_vox(labels: np.ndarray, crop_vox: int, rng: np.random.Generator,
+                    foreground: float) -> tuple[int, int, int]:
+    """First voxel (z, y, x) of a cubic crop of edge `crop_vox` inside the label box.
+
+    With probability `foreground` the crop is placed around one voxel of a structure drawn
+    uniformly among the structures present (so each thin canal is drawn as often as the cochlea),
+    shifted by up to a quarter crop so the structure is not always at the centre; otherwise the
+    origin is uniform in the box.
+    """
+    n = labels.shape
+    if rng.random() < foreground:
+        present = np.flatnonzero(np.bincount(labels.ravel(), minlength=len(CLASS_NAMES))[1:]) + 1
+        if present.size:
+            voxels = np.flatnonzero(labels == rng.choice(present))
+            centre = np.unravel_index(int(voxels[int(rng.integers(voxels.size))]), n)
+            jitter = rng.integers(-(crop_vox // 4), crop_vox // 4 + 1, size=3)
+            return tuple(int(np.clip(c - crop_vox // 2 + j, 0, size - crop_vox))
+                         for c, j, size in zip(centre, jitter, n))
+    return tuple(int(rng.integers(0, size - crop_vox + 1)) for size in n)
+
+
 def _batch(pool: SamplePool, config: TrainConfig,
            rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Random crops: images ``(B, 1, c, c, c)``, labels ``(B, c, c, c)`` and crop offsets in the box ``(B, 3)``."""
     images, targets, offsets = [], [], []
-    n, c = config.box_size_vox, config.crop_vox
+    c = config.crop_vox
     for _ in range(config.batch_size):
         _, hu, labels = pool.items[int(rng.integers(len(pool.items)))]
-        z, y, x = (int(rng.integers(0, n - c + 1)) for _ in range(3))
+        z, y, x = crop_origin_vox(labels, c, rng, config.foreground_crops)
         sl = (slice(z, z + c), slice(y, y + c), slice(x, x + c))
         images.append(normalise_hu(augment_hu(hu[sl], rng), DEFAULT_NORMALISATION))
         targets.append(labels[sl].astype(np.int64))
@@ -562,7 +590,7 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
         pool.refresh(rng)
         fraction = min(1.0, (clock() - loop_start) / max(1.0, deadline - reserve - loop_start))
         for group in optimiser.param_groups:
-            group["lr"] = config.learning_rate * (1.0 - fraction) ** 0.9 + 1e-5
+            group["lr"] = learning_rate_at(config, state["iteration"], fraction)
         images, targets, offsets = _batch(pool, config, rng)
         loss = dice_ce_loss(net(images, offsets), targets, class_weights)
         optimiser.zero_grad(set_to_none=True)
@@ -572,6 +600,16 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
         state["iteration"] += 1
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"training loss became {losses[-1]} at iteration {state['iteration']}")
+
+
+def learning_rate_at(config: TrainConfig, iteration: int, time_fraction: float) -> float:
+    """Adam learning rate: linear warm-up over ``config.warmup_iterations``, then poly decay with elapsed time.
+
+    The warm-up keeps the first Adam steps, which move every weight by about the full learning
+    rate, from throwing a freshly initialised network into all-background or all-foreground.
+    """
+    warmup = min(1.0, (iteration + 1) / config.warmup_iterations) if config.warmup_iterations else 1.0
+    return config.learning_rate * warmup * (1.0 - min(1.0, time_fraction)) ** 0.9 + 1e-5
 
 
 def _record_epoch(state, net, scores, losses, elapsed, config, params, out_path, command) -> None:

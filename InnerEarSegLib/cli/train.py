@@ -43,6 +43,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=2, help="boxes per iteration (default 2)")
     p.add_argument("--crop", type=int, default=64, metavar="VOX", help="training crop edge in voxels (default 64)")
     p.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--warmup-iterations", type=int, default=50, metavar="N",
+                   help="iterations over which the learning rate rises linearly to --lr (default 50)")
+    p.add_argument("--foreground-crops", type=float, default=0.5, metavar="FRACTION",
+                   help="share of crops placed around a structure drawn uniformly among those present, the rest "
+                        "uniform in the box (default 0.5)")
     p.add_argument("--n-validation", type=int, default=12, help="validation phantoms, seeds 90000.. (default 12)")
     p.add_argument("--validate-every", type=_positive_float, default=5.0, metavar="MIN",
                    help="minutes between validations (default 5)")
@@ -82,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(
             minutes=args.minutes, seed=args.seed, base_channels=args.base_channels, levels=args.levels,
             coordinates=args.coordinates, canal_weight=args.canal_weight, batch_size=args.batch_size,
-            crop_vox=args.crop, learning_rate=args.lr, n_validation=args.n_validation,
+            crop_vox=args.crop, learning_rate=args.lr, foreground_crops=args.foreground_crops,
+            warmup_iterations=args.warmup_iterations,
+            n_validation=args.n_validation,
             validate_every_minutes=args.validate_every, pool_size=args.pool_size,
             pool_fill_minutes=args.pool_fill_minutes,
             pool_workers=args.workers, worker_duty=args.worker_duty,

@@ -140,3 +140,49 @@ def test_the_loss_ignores_the_dice_of_classes_absent_from_the_batch():
 def test_the_canals_get_the_canal_weight():
     weights = TrainConfig(canal_weight=4.0).class_weights
     assert weights == (1.0, 1.0, 1.0, 4.0, 4.0, 4.0)
+
+
+def test_foreground_crops_reach_a_small_structure_in_a_corner_that_uniform_crops_miss():
+    from InnerEarSegLib.train import crop_origin_vox
+
+    labels = np.zeros((32, 32, 32), np.uint8)
+    labels[20:28, 20:28, 20:28] = 1  # a large structure
+    labels[0:2, 0:2, 0:2] = 3  # a thin one in the corner
+    rng = np.random.default_rng(0)
+
+    def share_with_corner(foreground):
+        hits = 0
+        for _ in range(400):
+            z, y, x = crop_origin_vox(labels, 16, rng, foreground)
+            assert all(0 <= v <= 32 - 16 for v in (z, y, x))
+            hits += bool((labels[z:z + 16, y:y + 16, x:x + 16] == 3).any())
+        return hits / 400
+
+    # two structures present: about half the foreground crops are placed around the thin one
+    assert share_with_corner(1.0) > 0.35
+    assert share_with_corner(0.0) < 0.05
+
+
+def test_foreground_crops_fall_back_to_uniform_when_the_box_has_no_structure():
+    from InnerEarSegLib.train import crop_origin_vox
+
+    origins = {crop_origin_vox(np.zeros((24, 24, 24), np.uint8), 8, np.random.default_rng(k), 1.0) for k in range(50)}
+    assert len(origins) > 10
+    assert all(0 <= v <= 16 for o in origins for v in o)
+
+
+def test_a_foreground_share_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="foreground_crops"):
+        TrainConfig(foreground_crops=1.5)
+
+
+def test_the_learning_rate_warms_up_then_decays_with_time():
+    from InnerEarSegLib.train import learning_rate_at
+
+    config = TrainConfig(learning_rate=2e-3, warmup_iterations=50)
+    warm = [learning_rate_at(config, k, 0.0) for k in (0, 24, 49, 80)]
+    assert warm[0] < 1e-4 and warm[0] < warm[1] < warm[2]
+    assert warm[2] == pytest.approx(2e-3 + 1e-5) and warm[3] == warm[2]
+    assert learning_rate_at(config, 500, 0.5) < learning_rate_at(config, 500, 0.1) < warm[2]
+    assert learning_rate_at(config, 500, 1.0) == pytest.approx(1e-5)
+    assert learning_rate_at(TrainConfig(warmup_iterations=0), 0, 0.0) == pytest.approx(2e-3 + 1e-5)
