@@ -566,6 +566,8 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
     net = UNet3D(params)
     if initial is not None:
         net.load_state_dict(initial)
+    else:
+        set_head_bias_to_prior(net, [labels for _, _, labels in pool.items])
     net.train()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     class_weights = torch.tensor(config.class_weights, dtype=torch.float32)
@@ -600,6 +602,27 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
         state["iteration"] += 1
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"training loss became {losses[-1]} at iteration {state['iteration']}")
+
+
+def class_prior(label_boxes: list[np.ndarray], n_classes: int = len(CLASS_NAMES)) -> np.ndarray:
+    """Share of voxels of each class (0 = background) over `label_boxes`, floored at 1e-4 and summing to 1."""
+    counts = sum(np.bincount(labels.ravel(), minlength=n_classes)[:n_classes].astype(np.float64)
+                 for labels in label_boxes)
+    prior = np.maximum(counts / max(1.0, counts.sum()), 1e-4)
+    return prior / prior.sum()
+
+
+def set_head_bias_to_prior(net: UNet3D, label_boxes: list[np.ndarray]) -> None:
+    """Start a fresh network predicting the class shares of the training boxes (the head bias is their log).
+
+    With a zero bias a fresh network calls most voxels foreground; the first steps then push
+    every structure's output down so hard that a rare class (cochlea, a canal) can stay at
+    zero for the rest of an hour's run (measured: cochlea and lateral canal never predicted
+    after 888 iterations).
+    """
+    prior = class_prior(label_boxes, net.head.out_channels)
+    with torch.no_grad():
+        net.head.bias.copy_(torch.from_numpy(np.log(prior)).to(net.head.bias.dtype))
 
 
 def learning_rate_at(config: TrainConfig, iteration: int, time_fraction: float) -> float:

@@ -186,3 +186,25 @@ def test_the_learning_rate_warms_up_then_decays_with_time():
     assert learning_rate_at(config, 500, 0.5) < learning_rate_at(config, 500, 0.1) < warm[2]
     assert learning_rate_at(config, 500, 1.0) == pytest.approx(1e-5)
     assert learning_rate_at(TrainConfig(warmup_iterations=0), 0, 0.0) == pytest.approx(2e-3 + 1e-5)
+
+
+def test_a_fresh_network_starts_by_predicting_the_class_shares_of_its_training_boxes():
+    import torch
+
+    from InnerEarSegLib.model.unet3d import UNet3D
+    from InnerEarSegLib.train import class_prior, set_head_bias_to_prior
+
+    boxes = [tiny_source(seed)[1] for seed in range(4)]
+    prior = class_prior(boxes)
+    assert prior.sum() == pytest.approx(1.0) and prior[0] > 0.8 and (prior[1:] > 0.005).all()
+    # a class absent from every box still gets a small, finite share
+    assert class_prior([np.zeros((4, 4, 4), np.uint8)])[3] == pytest.approx(1e-4, rel=0.01)
+    torch.manual_seed(0)
+    net = UNet3D(TrainConfig().params)
+    set_head_bias_to_prior(net, boxes)
+    with torch.no_grad():
+        mean_probs = torch.softmax(net(torch.randn(1, 1, 16, 16, 16)), dim=1).mean(dim=(0, 2, 3, 4)).numpy()
+    # most voxels start as background and each structure within a factor 3 of its share (the random
+    # weights blur it), instead of 5/6 of the voxels foreground
+    assert mean_probs[0] > 0.6
+    assert ((mean_probs[1:] > prior[1:] / 3) & (mean_probs[1:] < 3 * prior[1:])).all()
