@@ -12,9 +12,10 @@ Loss: cross-entropy (canal classes weighted up, they are the smallest and the la
 Dice over the structure classes present in the batch; Adam with a learning rate that warms up over
 the first iterations and then decays with elapsed time. By default the network also sees each
 voxel's position in the ear box (``UNet3DParams.coord_box_vox``), which tells the three canals
-apart. The best network by mean validation Dice (fixed validation seeds, whole boxes) is saved as a model package each time it
-improves, and at the end with the manifest recording the command, the per-epoch log, the time
-taken and the final validation Dice.
+apart. A fresh network starts with its head bias at the log class shares of the first pool. The
+best network by mean validation Dice (fixed validation seeds, whole boxes) is saved as a model
+package each time it improves, and at the end with the manifest recording the command, the
+per-epoch log, the time taken and the final validation Dice.
 """
 from __future__ import annotations
 
