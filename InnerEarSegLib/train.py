@@ -5,8 +5,10 @@ Data: each sample is one ear box (CT in HU, labels 0-5) from a *sample source*, 
 protocol (MDCT or cone-beam) and pathologies drawn from the sample's seed. Seeds are split:
 evaluation 0-89999, validation 90000-90099, training >= 100000, so the evaluation set is never
 seen. Generated samples live in a pool that a background process keeps refreshing; each
-iteration draws random pool samples, crops them (half the crops around a structure drawn uniformly,
-so the thin canals are seen as often as the cochlea) and adds intensity, gamma, noise and blur jitter.
+iteration draws a random pool sample (by default the whole box, as the network sees at inference: its
+instance normalisation takes statistics from its input, so training on smaller crops shifts the
+boundaries it draws on a whole box; with ``crop_vox`` below the box, half the crops are placed around a
+structure drawn uniformly) and adds intensity, gamma, noise and blur jitter.
 
 Loss: cross-entropy (canal classes weighted up, they are the smallest and the last learned) + soft
 Dice over the structure classes present in the batch; Adam with a learning rate that warms up over
@@ -108,24 +110,24 @@ def _available_pathologies() -> tuple[str, ...]:
 class TrainConfig:
     """Options of :func:`train` (all sizes in voxels of the box grid, times in minutes)."""
 
-    minutes: float = 55.0
+    minutes: float = 60.0
     seed: int = 0
     base_channels: int = 6
     levels: int = 4
     norm: str = "instance"
     coordinates: bool = True
     canal_weight: float = 3.0
-    batch_size: int = 2
-    crop_vox: int = 64
+    batch_size: int = 1
+    crop_vox: int = 96
     learning_rate: float = 2e-3
     foreground_crops: float = 0.5
     warmup_iterations: int = 50
     n_validation: int = 12
     validate_every_minutes: float = 5.0
     pool_size: int = 128
-    pool_fill_minutes: float = 4.0
+    pool_fill_minutes: float = 1.0
     pool_workers: int = 1
-    worker_duty: float = 0.4
+    worker_duty: float = 0.25
     pool_refresh: bool = True
     cbct_fraction: float = 0.35
     pathology_rate: float = 0.25
@@ -447,6 +449,11 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
     torch.manual_seed(config.seed)
     params = config.params
     initial = _initial_state(init, params)
+    if config.crop_vox < config.box_size_vox:
+        log.warning("training on %d^3 crops of the %d^3 box: instance normalisation then sees other statistics in "
+                    "training than on the whole box it segments, which over-segments thin structures (measured: "
+                    "lateral canal 1.16x its volume on whole boxes, 0.97x on 64^3 crops); --crop %d avoids it",
+                    config.crop_vox, config.box_size_vox, config.box_size_vox)
     with _torch_threads(config.threads):
         log.info("generating %d validation samples (seeds %d-%d)", config.n_validation,
                  config.validation_seeds[0], config.validation_seeds[-1])

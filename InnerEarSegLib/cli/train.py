@@ -31,8 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "--minutes of wall clock, and write the best model (by validation Dice) as a model package.")
     p.add_argument("--out", required=True, type=_safetensors_path, metavar="PATH.safetensors",
                    help="model package to write (PATH.safetensors + PATH.json)")
-    p.add_argument("--minutes", type=_positive_float, default=55.0, metavar="MIN",
-                   help="wall-clock budget in minutes, data generation and final validation included (default 55)")
+    p.add_argument("--minutes", type=_positive_float, default=60.0, metavar="MIN",
+                   help="wall-clock budget in minutes, data generation and final validation included (default 60)")
     p.add_argument("--seed", type=int, default=0, help="run seed: training phantoms, crops, augmentation (default 0)")
     p.add_argument("--base-channels", type=int, default=6, help="U-Net channels at full resolution (default 6)")
     p.add_argument("--levels", type=int, default=4, help="U-Net resolution levels (default 4)")
@@ -40,8 +40,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="image input only (default: the network also sees each voxel's position in the ear box)")
     p.add_argument("--canal-weight", type=_positive_float, default=3.0,
                    help="cross-entropy weight of the three canal classes (default 3)")
-    p.add_argument("--batch-size", type=int, default=2, help="boxes per iteration (default 2)")
-    p.add_argument("--crop", type=int, default=64, metavar="VOX", help="training crop edge in voxels (default 64)")
+    p.add_argument("--batch-size", type=int, default=1, help="boxes per iteration (default 1)")
+    p.add_argument("--crop", type=int, default=96, metavar="VOX",
+                   help="training crop edge in voxels (default 96: the whole box, as at inference)")
     p.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate (default 2e-3)")
     p.add_argument("--warmup-iterations", type=int, default=50, metavar="N",
                    help="iterations over which the learning rate rises linearly to --lr (default 50)")
@@ -52,11 +53,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--validate-every", type=_positive_float, default=5.0, metavar="MIN",
                    help="minutes between validations (default 5)")
     p.add_argument("--pool-size", type=int, default=128, help="phantom boxes kept in memory (default 128)")
-    p.add_argument("--pool-fill-minutes", type=_positive_float, default=4.0, metavar="MIN",
-                   help="at most this long generating the initial pool before training starts (default 4)")
+    p.add_argument("--pool-fill-minutes", type=_positive_float, default=1.0, metavar="MIN",
+                   help="at most this long generating the initial pool before training starts (default 1)")
     p.add_argument("--workers", type=int, default=1, help="background phantom generators (default 1; 0 = none)")
-    p.add_argument("--worker-duty", type=float, default=0.4, metavar="FRACTION",
-                   help="share of one core each generator may use, the rest is left to training (default 0.4)")
+    p.add_argument("--worker-duty", type=float, default=0.25, metavar="FRACTION",
+                   help="share of one core each generator may use, the rest is left to training (default 0.25)")
     p.add_argument("--cbct-fraction", type=float, default=0.35, help="share of cone-beam phantoms (default 0.35)")
     p.add_argument("--pathology-rate", type=float, default=0.25, help="share of pathological ears (default 0.25)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")

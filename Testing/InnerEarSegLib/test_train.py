@@ -208,3 +208,14 @@ def test_a_fresh_network_starts_by_predicting_the_class_shares_of_its_training_b
     # weights blur it), instead of 5/6 of the voxels foreground
     assert mean_probs[0] > 0.6
     assert ((mean_probs[1:] > prior[1:] / 3) & (mean_probs[1:] < 3 * prior[1:])).all()
+
+
+def test_the_default_trains_on_whole_boxes_and_smaller_crops_are_warned_about(tmp_path, caplog):
+    # Instance normalisation takes its statistics from the input: a network trained on crops draws thicker canals
+    # on the whole box it segments, so the default crop is the box and a smaller one says what it costs.
+    assert TrainConfig().crop_vox == TrainConfig().box_size_vox
+    config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=1, crop_vox=8, n_validation=1,
+                         pool_size=2, pool_workers=0, max_iterations=1, threads=1, box_size_vox=SIZE, spacing_mm=0.5)
+    with caplog.at_level("WARNING", logger="InnerEarSegLib.train"):
+        train(tmp_path / "m.safetensors", config, source=tiny_source)
+    assert any("--crop 16 avoids it" in r.getMessage() for r in caplog.records)
