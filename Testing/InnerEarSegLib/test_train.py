@@ -70,6 +70,24 @@ def test_cli_refuses_an_output_that_is_not_safetensors(capsys):
     assert info.value.code == 2 and ".safetensors" in capsys.readouterr().err
 
 
+def test_the_command_line_defaults_are_the_library_defaults():
+    # `innerear-seg train --out m.safetensors` must be the documented one-hour recipe of the bundled model.
+    from InnerEarSegLib.cli.main import build_parser
+
+    args = build_parser().parse_args(["train", "--out", "m.safetensors"])
+    config = TrainConfig()
+    cli_to_config = {"minutes": "minutes", "seed": "seed", "base_channels": "base_channels", "levels": "levels",
+                     "coordinates": "coordinates", "canal_weight": "canal_weight", "batch_size": "batch_size",
+                     "crop": "crop_vox", "lr": "learning_rate", "warmup_iterations": "warmup_iterations",
+                     "foreground_crops": "foreground_crops", "n_validation": "n_validation",
+                     "validate_every": "validate_every_minutes", "pool_size": "pool_size",
+                     "pool_fill_minutes": "pool_fill_minutes", "workers": "pool_workers",
+                     "worker_duty": "worker_duty", "cbct_fraction": "cbct_fraction",
+                     "pathology_rate": "pathology_rate", "threads": "threads", "max_iterations": "max_iterations"}
+    for option, field in cli_to_config.items():
+        assert getattr(args, option) == getattr(config, field), option
+
+
 def test_a_run_can_start_from_an_earlier_package_and_records_it(tmp_path):
     from InnerEarSegLib.errors import ModelError
 
