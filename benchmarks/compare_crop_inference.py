@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from InnerEarSegLib.evaluate.metrics import dice
 from InnerEarSegLib.labels import STRUCTURES
 from InnerEarSegLib.model.intensity import DEFAULT_NORMALISATION, normalise_hu
 from InnerEarSegLib.model.package import load_model_package
-from InnerEarSegLib.model.unet3d import build_unet3d
+from InnerEarSegLib.model.predictor import build_predictor
 from InnerEarSegLib.pipeline import default_model_path
 from InnerEarSegLib.train import VALIDATION_SEED_START, PhantomSource, TrainConfig
 
@@ -42,9 +43,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     loaded = load_model_package(args.model or default_model_path())
-    net = build_unet3d(dict(loaded.manifest.architecture_params))
-    net.load_state_dict({k: torch.as_tensor(v) for k, v in loaded.tensors.items()})
-    net.eval()
+    net = build_predictor(loaded, "cpu").network  # checked against the manifest, in eval mode
     size = loaded.manifest.box_size_vox
     if not 0 < args.crop <= size or args.crop % 8:
         ap.error(f"--crop must be a multiple of 8 between 8 and the box size {size}, got {args.crop}")
@@ -63,13 +62,11 @@ def main(argv=None) -> int:
             crop = predict_labels(net, hu[box], origin) == int(structure)
             inside, t = whole[box] == int(structure), true_mask[box]
             n_true = max(1, int(t.sum()))
-            rows[structure.key].append((inside.sum() / n_true, crop.sum() / n_true,
-                                        2 * (inside & t).sum() / max(1, inside.sum() + t.sum()),
-                                        2 * (crop & t).sum() / max(1, crop.sum() + t.sum())))
+            rows[structure.key].append((inside.sum() / n_true, crop.sum() / n_true, dice(inside, t), dice(crop, t)))
     name = f"{loaded.weights_path} ({loaded.manifest.name} {loaded.manifest.version})"
     print(f"{name}: predicted / true volume and Dice inside a {args.crop}³ crop around each structure, "
           f"network run on the whole {size}³ box or on the crop ({args.n} validation boxes; mean)\n")
-    print(f"| structure | n | volume ratio, whole box | volume ratio, crop | Dice, whole box | Dice, crop |")
+    print("| structure | n | volume ratio, whole box | volume ratio, crop | Dice, whole box | Dice, crop |")
     print("|---|---|---|---|---|---|")
     for key, values in rows.items():
         if values:
