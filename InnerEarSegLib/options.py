@@ -15,7 +15,7 @@ PAPER_POSTPROCESS = PostprocessOptions()
 #: The default here: the paper's recipe with sigma 0.5 voxel (0.15 mm on the model grid). The paper's
 #: 2.5 voxels (0.75 mm here) is wider than a canal's lumen radius and erases the canals on our 0.3 mm
 #: grid; 1.0 voxel still cost the bundled model 0.02-0.03 Dice on every structure, 0.5 voxel is as good
-#: as no Gaussian (benchmarks/evaluate_engine.py --sigma, README "Accuracy"). Pass PAPER_POSTPROCESS
+#: as no Gaussian (benchmarks/evaluate_engine.py --sigma, docs/accuracy.md). Pass PAPER_POSTPROCESS
 #: (CLI: --sigma 2.5) for the paper's setting.
 DEFAULT_POSTPROCESS = PostprocessOptions(sigma_vox=0.5)
 DEVICES = ("auto", "cpu", "cuda")

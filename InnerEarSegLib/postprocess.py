@@ -13,7 +13,7 @@ Steps, each switchable through :class:`PostprocessOptions`:
 
 Note: on a 0.3 mm box grid, σ = 2.5 voxels (0.75 mm) is close to the radius of a semicircular
 canal's lumen (0.4-0.5 mm); the filtered canal probability then peaks far below the body's, and
-Otsu can drop thin canals. See the README, "The bundled model", for measured numbers.
+Otsu can drop thin canals. See docs/model.md, for measured numbers.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``generate_roi(seed, side, ...)`` renders one ear's model box for training on the fly;
 ``generate(seed, ...)`` renders a full two-ear head CT with labels and a JSON-able sidecar.
-See the README, "Synthetic temporal-bone CT phantom".
+See docs/phantom.md.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ and partial-volume fluid fractions:
   ampullae (radius bumps), limbs, the common crus.
 * :class:`Ellipsoid` -- the vestibule body and its recesses, the common cavity.
 
-Anatomical numbers come from ``reference/anatomy.md`` (see the README's phantom section for the table
+Anatomical numbers come from ``reference/anatomy.md`` (see docs/phantom.md for the table
 with sources); every drawn parameter is stored in :attr:`Labyrinth.params` for the sidecar.
 """
 from __future__ import annotations
