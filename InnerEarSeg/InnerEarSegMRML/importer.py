@@ -35,9 +35,10 @@ class ImportFailed(InnerEarSegError, RuntimeError):
 def terminologyEntries(path: Path = TERMINOLOGY_PATH) -> dict[int, str]:
     """Two-ear label value -> Slicer terminology entry string, from the module's ``.term.json``.
 
-    Types use the project-local coding scheme ``99INNEREARSEG`` (no invented SNOMED CT codes); the
-    category (Anatomical Structure, SCT 123037004) and the laterality modifiers (Right SCT 24028007,
-    Left SCT 7771000) are standard SNOMED CT codes.
+    The cochlea (SCT 80169004), the category (Anatomical Structure, SCT 123037004) and the laterality
+    modifiers (Right SCT 24028007, Left SCT 7771000) are SNOMED CT codes; the vestibule and the canals use
+    the project-local scheme ``99INNEREARSEG`` (no SNOMED CT code for them could be verified, none is
+    invented). Each modifier carries the segment's name and colour, which Slicer takes from the modifier.
     """
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     context = doc["SegmentationCategoryTypeContextName"]

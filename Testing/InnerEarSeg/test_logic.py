@@ -538,25 +538,3 @@ def test_post_processing_switches_become_cli_options_and_bad_sigma_is_refused():
     stderr = "Traceback (most recent call last):\n  File x\nInputError: spacing 0 mm\n"
     assert errorSummary(stderr) == "InputError: spacing 0 mm"
     assert errorSummary("") == "(the process printed no message)"
-
-
-def test_slicers_terminology_logic_loads_the_terminology_and_reads_back_every_segment_entry():
-    from InnerEarSegMRML.paths import TERMINOLOGY_PATH
-
-    logic = slicer.vtkSlicerTerminologiesModuleLogic()
-    context = logic.LoadTerminologyFromFile(str(TERMINOLOGY_PATH))
-    assert context == "InnerEarSeg inner ear structures"
-    meanings = {"cochlea": "Cochlea", "vestibule": "Vestibule", "superior canal": "Superior semicircular canal",
-                "lateral canal": "Lateral semicircular canal", "posterior canal": "Posterior semicircular canal"}
-    for info in all_labels():
-        entry = slicer.vtkSlicerTerminologyEntry()
-        assert logic.DeserializeTerminologyEntry(terminologyEntries()[info.value], entry)
-        assert entry.GetTypeObject().GetCodeMeaning() == meanings[info.structure.display_name]
-        assert entry.GetTypeObject().GetCodingSchemeDesignator() == "99INNEREARSEG"
-        assert entry.GetTypeModifierObject().GetCodeMeaning().lower() == info.side.value
-    category, loaded_type = slicer.vtkSlicerTerminologyCategory(), slicer.vtkSlicerTerminologyType()
-    assert logic.GetNthCategoryInTerminology(context, 0, category)
-    for index, info in enumerate(all_labels()[:5]):  # the recommended colours are the segment colours
-        assert logic.GetNthTypeInTerminologyCategory(context, category, index, loaded_type)
-        np.testing.assert_allclose(np.array(loaded_type.GetRecommendedDisplayRGBValue()) / 255, info.color_rgb,
-                                   atol=0.5 / 255 + 1e-9)
