@@ -103,12 +103,14 @@ class SegmentationJob:
     """
 
     def __init__(self, inputVolume, outputSegmentation, *, handle: ProcessHandle, tempDir: Path,
-                 createModels: bool, progress: ProgressCallback | None, clock=time.monotonic) -> None:
+                 createModels: bool, progress: ProgressCallback | None, createSurfaces: bool = True,
+                 clock=time.monotonic) -> None:
         self.inputVolume = inputVolume
         self.outputSegmentation = outputSegmentation
         self.handle = handle
         self.tempDir = tempDir
         self.createModels = createModels
+        self.createSurfaces = createSurfaces
         self.progress = progress
         self.clock = clock
         self.startTime = clock()
@@ -168,7 +170,7 @@ class SegmentationJob:
             if self.progress is not None:
                 self.progress("import", 0.99, "creating segments and 3-D surfaces")
             node = importSegmentation(self.inputVolume, self.outputDir, self.outputSegmentation,
-                                      createModels=self.createModels)
+                                      createModels=self.createModels, createSurfaces=self.createSurfaces)
             self.report = json.loads(node.GetAttribute(REPORT_ATTRIBUTE))
             self.finished = True
             return node
@@ -264,7 +266,7 @@ class InnerEarSegLogic:
         return env
 
     def start(self, inputVolume, outputSegmentation=None, *, device: str = "auto", createModels: bool = False,
-              parameters: SegmentationParameters | None = None,
+              show3D: bool = True, parameters: SegmentationParameters | None = None,
               progress: ProgressCallback | None = None) -> SegmentationJob:
         """Validate, write the CT to a temporary NRRD and start the process; return at once.
 
@@ -289,10 +291,10 @@ class InnerEarSegLogic:
             shutil.rmtree(tempDir, ignore_errors=True)
             raise
         return SegmentationJob(inputVolume, outputSegmentation, handle=handle, tempDir=tempDir,
-                               createModels=createModels, progress=progress)
+                               createModels=createModels, createSurfaces=show3D, progress=progress)
 
     def process(self, inputVolume, outputSegmentation=None, device: str = "auto", createModels: bool = False,
-                progress: ProgressCallback | None = None, cancel=None, *,
+                progress: ProgressCallback | None = None, cancel=None, *, show3D: bool = True,
                 parameters: SegmentationParameters | None = None):
         """Segment the inner ears of `inputVolume`; block until done and return the segmentation node.
 
@@ -303,7 +305,9 @@ class InnerEarSegLogic:
         outputSegmentation : vtkMRMLSegmentationNode, optional
             Replaced by the result; a new node named "<volume> inner ear" when None.
         device : "auto", "cpu" or "cuda".
-        createModels : also make one model node per segment.
+        createModels : also make one model node per segment (replacing those of an earlier run into
+            the same segmentation).
+        show3D : build the closed surfaces now; otherwise Slicer builds them when the user shows 3-D.
         progress : called with (stage, fraction 0-1, message).
         cancel : object with a ``cancelled`` attribute (e.g. ``InnerEarSegLib.progress.CancelToken``).
 
@@ -316,7 +320,7 @@ class InnerEarSegLogic:
         SegmentationFailed
             The process failed; its message is included and nothing was added to the scene.
         """
-        job = self.start(inputVolume, outputSegmentation, device=device, createModels=createModels,
+        job = self.start(inputVolume, outputSegmentation, device=device, createModels=createModels, show3D=show3D,
                          parameters=parameters, progress=progress)
         try:
             while True:
@@ -330,9 +334,11 @@ class InnerEarSegLogic:
         finally:
             job.cleanup()
 
-    def importResult(self, inputVolume, outputDir: Path, outputSegmentation=None, *, createModels: bool = False):
+    def importResult(self, inputVolume, outputDir: Path, outputSegmentation=None, *, createModels: bool = False,
+                     show3D: bool = True):
         """Import an ``innerear-seg segment`` output folder as a segmentation of `inputVolume`."""
-        return importSegmentation(inputVolume, Path(outputDir), outputSegmentation, createModels=createModels)
+        return importSegmentation(inputVolume, Path(outputDir), outputSegmentation, createModels=createModels,
+                                  createSurfaces=show3D)
 
     def updateRatingsTable(self, scene, records, tableNode=None):
         """Put reader ratings (``RatingRecord``) into the scene's ratings table node; return the node."""

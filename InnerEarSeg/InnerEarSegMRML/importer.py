@@ -19,13 +19,13 @@ from InnerEarSegLib.errors import InnerEarSegError
 from InnerEarSegLib.labels import all_labels
 
 from .geometry import imageToOrientedImageData
+from .models import exportModels
 from .paths import TERMINOLOGY_PATH
 
 logger = logging.getLogger(__name__)
 
 #: Segmentation-node attribute holding report.json of the run (JSON text).
 REPORT_ATTRIBUTE = "InnerEarSeg.Report"
-MODELS_FOLDER_NAME = "InnerEarSeg models"
 
 
 class ImportFailed(InnerEarSegError, RuntimeError):
@@ -123,8 +123,12 @@ def _placeInStudy(inputVolume, node) -> int:
 
 
 def importSegmentation(inputVolume, outputDir: Path, outputSegmentation=None, *, createModels: bool = False,
-                       terminologyPath: Path = TERMINOLOGY_PATH):
+                       createSurfaces: bool = True, terminologyPath: Path = TERMINOLOGY_PATH):
     """Import `outputDir` (``labels.nii.gz`` + ``report.json``) into the scene of `inputVolume`.
+
+    `createSurfaces` builds the closed surfaces now (to show the result in 3-D); without it they are
+    built only when the user shows the segmentation in 3-D, or when `createModels` needs them. Models
+    of an earlier run into the same segmentation are replaced, not duplicated (`models.exportModels`).
 
     Returns
     -------
@@ -154,10 +158,13 @@ def importSegmentation(inputVolume, outputDir: Path, outputSegmentation=None, *,
         outputSegmentation.SetReferenceImageGeometryParameterFromVolumeNode(inputVolume)
         outputSegmentation.SetAttribute(REPORT_ATTRIBUTE, json.dumps(report))
         parent = _placeInStudy(inputVolume, outputSegmentation)
-        if not outputSegmentation.CreateClosedSurfaceRepresentation():
-            raise ImportFailed("Slicer could not create the 3-D surfaces of the segments")
+        if createSurfaces or createModels:
+            if not outputSegmentation.CreateClosedSurfaceRepresentation():
+                raise ImportFailed("Slicer could not create the 3-D surfaces of the segments")
+        else:
+            outputSegmentation.RemoveClosedSurfaceRepresentation()
         if createModels:
-            _exportModels(outputSegmentation, parent)
+            exportModels(outputSegmentation, parent)
         return outputSegmentation
     except BaseException:
         for nodeId in {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())} - before:
@@ -167,26 +174,3 @@ def importSegmentation(inputVolume, outputDir: Path, outputSegmentation=None, *,
         if backup is not None:
             outputSegmentation.GetSegmentation().DeepCopy(backup)
         raise
-
-
-def _exportModels(segmentationNode, parentItem: int) -> None:
-    shNode = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(segmentationNode.GetScene())
-    folder = shNode.CreateFolderItem(parentItem or shNode.GetSceneItemID(),
-                                     f"{segmentationNode.GetName()} models") if shNode else 0
-    segmentation = segmentationNode.GetSegmentation()
-    segmentIds = [sid for sid in segmentation.GetSegmentIDs() if _hasSurface(segmentationNode, sid)]
-    import vtk
-
-    ids = vtk.vtkStringArray()
-    for sid in segmentIds:
-        ids.InsertNextValue(sid)
-    if not slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToModels(segmentationNode, ids, folder):
-        raise ImportFailed("Slicer could not export the segments to model nodes")
-
-
-def _hasSurface(segmentationNode, segmentId: str) -> bool:
-    import vtk
-
-    polyData = vtk.vtkPolyData()
-    segmentationNode.GetClosedSurfaceRepresentation(segmentId, polyData)
-    return polyData.GetNumberOfPoints() > 0

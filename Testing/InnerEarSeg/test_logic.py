@@ -227,7 +227,7 @@ def test_segments_have_closed_surfaces_terminology_and_the_input_as_reference_ge
         assert surface.GetNumberOfPoints() > 0
         segment = segmentation.GetSegment(segment_id)
         assert segment.GetTerminology() == entries[info.value]
-        assert "99INNEREARSEG" in entries[info.value] and "SCT^123037004^Anatomical Structure" in entries[info.value]
+        assert "SCT^123037004^Anatomical Structure" in entries[info.value]
     reference = seg.GetSegmentation().GetConversionParameter("Reference image geometry")
     assert reference  # set from the input volume
     assert json.loads(seg.GetAttribute("InnerEarSeg.Report"))["device"] == "cpu"
@@ -252,6 +252,41 @@ def test_model_nodes_are_made_only_when_asked(scene, tmp_path):
     names = sorted(models.GetItemAsObject(i).GetName() for i in range(models.GetNumberOfItems()))
     assert names == sorted(info.name for info in all_labels())
     assert all(models.GetItemAsObject(i).GetPolyData().GetNumberOfPoints() > 0 for i in range(models.GetNumberOfItems()))
+
+
+def model_folders(scene) -> dict[int, list[str]]:
+    """Subject-hierarchy folders that hold model nodes -> the names of their models."""
+    sh = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    folders: dict[int, list[str]] = {}
+    models = scene.GetNodesByClass("vtkMRMLModelNode")
+    for i in range(models.GetNumberOfItems()):
+        node = models.GetItemAsObject(i)
+        folders.setdefault(sh.GetItemParent(sh.GetItemByDataNode(node)), []).append(node.GetName())
+    return folders
+
+
+def test_two_runs_with_models_into_one_segmentation_leave_one_folder_of_ten_models(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    mine = scene.AddNewNodeByClass("vtkMRMLModelNode", "my own model")  # the user's: never touched
+    logic = make_logic(tmp_path, FakeRunner())
+    seg = logic.process(volume, createModels=True)
+    first = model_folders(scene)
+    assert logic.process(volume, seg, createModels=True) is seg
+    folders = model_folders(scene)
+    ours = {folder: names for folder, names in folders.items() if "my own model" not in names}
+    assert len(ours) == 1 and list(ours) == [f for f in first if "my own model" not in first[f]]
+    assert sorted(next(iter(ours.values()))) == sorted(info.name for info in all_labels())
+    assert scene.IsNodePresent(mine)
+    assert scene.GetNodesByClass("vtkMRMLModelNode").GetNumberOfItems() == 10 + 1
+
+
+def test_surfaces_are_built_only_when_the_result_is_shown_in_3d(scene, tmp_path):
+    volume = add_volume_node(scene, small_ct())
+    seg = make_logic(tmp_path, FakeRunner()).process(volume, show3D=False)
+    surface_name = slicer.vtkSegmentationConverter.GetClosedSurfaceRepresentationName()
+    assert not seg.GetSegmentation().ContainsRepresentation(surface_name)
+    seg = make_logic(tmp_path, FakeRunner()).process(volume, seg, show3D=True)
+    assert seg.GetSegmentation().ContainsRepresentation(surface_name)
 
 
 def test_an_existing_output_segmentation_is_reused_not_duplicated(scene, tmp_path):
