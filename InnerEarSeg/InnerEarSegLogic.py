@@ -30,6 +30,7 @@ _LIBRARY_ROOT = ensureLibraryImportable()
 import slicer  # noqa: E402
 from InnerEarSegLib.errors import InnerEarSegError, InputError  # noqa: E402
 from InnerEarSegLib.progress import Cancelled, ProgressCallback  # noqa: E402
+from InnerEarSegMRML.environment import childEnvironment, startupEnvironment  # noqa: E402
 from InnerEarSegMRML.geometry import volumeNodeToImage  # noqa: E402
 from InnerEarSegMRML.importer import REPORT_ATTRIBUTE, importSegmentation  # noqa: E402, F401
 from InnerEarSegMRML.process import ProcessHandle, ProcessRunner, SubprocessRunner  # noqa: E402
@@ -210,8 +211,8 @@ class InnerEarSegLogic:
     processRunner : starts the segmentation process; a fake in tests (default `SubprocessRunner`).
     pythonExecutable : interpreter that runs ``InnerEarSegLib`` (default `defaultPythonExecutable`).
     temporaryRoot : where the per-run temporary folder is made (default: the system's).
-    environment : environment of the process (default: this process's, with ``InnerEarSegLib`` on
-        ``PYTHONPATH``).
+    environment : environment of the process before ``InnerEarSegLib`` is put on ``PYTHONPATH``
+        (default: Slicer's startup environment, `InnerEarSegMRML.environment.startupEnvironment`).
     """
 
     def __init__(self, parent=None, *, processRunner: ProcessRunner | None = None,
@@ -259,11 +260,8 @@ class InnerEarSegLogic:
                 "--progress", "json", "--device", device, "--no-meshes", *parameters.cliArguments()]
 
     def _environment(self) -> dict[str, str]:
-        env = dict(self.environment if self.environment is not None else os.environ)
-        paths = [str(_LIBRARY_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        return env
+        base = self.environment if self.environment is not None else startupEnvironment()
+        return childEnvironment(base, _LIBRARY_ROOT)
 
     def start(self, inputVolume, outputSegmentation=None, *, device: str = "auto", createModels: bool = False,
               show3D: bool = True, parameters: SegmentationParameters | None = None,

@@ -7,6 +7,7 @@ test marked ``slow`` runs the real CLI on a small phantom.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -573,3 +574,32 @@ def test_post_processing_switches_become_cli_options_and_bad_sigma_is_refused():
     stderr = "Traceback (most recent call last):\n  File x\nInputError: spacing 0 mm\n"
     assert errorSummary(stderr) == "InputError: spacing 0 mm"
     assert errorSummary("") == "(the process printed no message)"
+
+
+class StartupEnvironment:
+    """What ``slicer.app.startupEnvironment()`` returns (a QProcessEnvironment): keys() and value()."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+
+    def keys(self):
+        return list(self.values)
+
+    def value(self, key):
+        return self.values[key]
+
+
+def test_the_process_starts_with_slicers_startup_environment_not_the_applications(scene, tmp_path, monkeypatch):
+    startup = {"PATH": "/usr/bin:/bin", "HOME": "/home/reader", "PYTHONPATH": "/site/reader"}
+    app = type("App", (), {"startupEnvironment": lambda self: StartupEnvironment(startup)})()
+    monkeypatch.setattr(slicer, "app", app, raising=False)
+    monkeypatch.setenv("SLICER_HOME", "/opt/Slicer-5.10")  # what the launcher adds for the application
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/Slicer-5.10/lib/Slicer-5.10")
+    runner = FakeRunner()
+    volume = add_volume_node(scene, small_ct())
+    logic = InnerEarSegLogic(processRunner=runner, pythonExecutable="python", temporaryRoot=tmp_path)
+    logic.pollIntervalS = 0.0
+    logic.process(volume)
+    assert "SLICER_HOME" not in runner.env and "LD_LIBRARY_PATH" not in runner.env
+    assert runner.env["PATH"] == "/usr/bin:/bin" and runner.env["HOME"] == "/home/reader"
+    assert runner.env["PYTHONPATH"].split(os.pathsep) == [str(REPO), "/site/reader"]  # the library first
