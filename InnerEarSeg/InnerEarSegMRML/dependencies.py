@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 TORCH_REQUIREMENT = ">=2.1"
@@ -49,27 +50,75 @@ def ensureTorch(*, importModule: Callable = importlib.import_module) -> None:
             "build works too.")
 
 
-def missingRequirements(requirementsPath: Path) -> list[str]:
-    """Requirements of `requirementsPath` that are not installed at a matching version (Slicer's own skipped)."""
+@dataclass(frozen=True)
+class PackageStatus:
+    """One requirement and what is installed for it (version from the package metadata; nothing is imported)."""
+
+    requirement: str
+    name: str
+    installed: str | None
+    satisfied: bool
+    note: str = ""
+
+    def describe(self) -> str:
+        found = f"{self.installed} installed" if self.installed else "not installed"
+        mark = "ok" if self.satisfied else "MISSING" if self.installed is None else "TOO OLD"
+        return f"{mark}: {self.requirement} ({found}{'; ' + self.note if self.note else ''})"
+
+
+def _requirementLines(requirementsPath: Path) -> list[str]:
+    lines = (line.split("#", 1)[0].strip() for line in Path(requirementsPath).read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+def packageStatuses(requirementsPath: Path) -> list[PackageStatus]:
+    """torch (from the PyTorch extension) and every requirement of `requirementsPath`, with installed versions."""
     from importlib.metadata import PackageNotFoundError, version
 
     from packaging.requirements import Requirement
 
-    missing = []
-    for line in Path(requirementsPath).read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
+    statuses = []
+    listed = [line for line in _requirementLines(requirementsPath) if Requirement(line).name.lower() != "torch"]
+    lines = [f"torch{TORCH_REQUIREMENT}"] + listed
+    for line in lines:
         requirement = Requirement(line)
-        if requirement.name.lower() in _NEVER_INSTALLED:
+        if requirement.name.lower() in _NEVER_INSTALLED - {"torch"}:
             continue
         try:
-            if requirement.specifier.contains(version(requirement.name), prereleases=True):
-                continue
+            installed = version(requirement.name)
         except PackageNotFoundError:
-            pass
-        missing.append(str(requirement))
-    return missing
+            installed = None
+        satisfied = installed is not None and requirement.specifier.contains(installed, prereleases=True)
+        note = "from the PyTorch extension" if requirement.name.lower() == "torch" else ""
+        statuses.append(PackageStatus(str(requirement), requirement.name, installed, satisfied, note))
+    return statuses
+
+
+def missingRequirements(requirementsPath: Path) -> list[str]:
+    """Requirements of `requirementsPath` that are not installed at a matching version (Slicer's own skipped)."""
+    return [s.requirement for s in packageStatuses(requirementsPath) if not s.satisfied and s.name.lower() != "torch"]
+
+
+def dependenciesReady(requirementsPath: Path) -> bool:
+    """Whether torch and every listed package are installed at a matching version (checks only, installs nothing)."""
+    return all(s.satisfied for s in packageStatuses(requirementsPath))
+
+
+def pipInstallArguments(requirements: list[str], *, force: bool = False) -> list[str]:
+    """Arguments after the Python executable for ``python -m pip install`` of `requirements`.
+
+    `force` reinstalls the listed packages only (``--force-reinstall --no-deps``), so that Slicer's numpy
+    and the other packages they depend on are left as they are.
+    """
+    if not requirements:
+        raise ValueError("no requirements to install")
+    return ["-m", "pip", "install", "--upgrade", *(["--force-reinstall", "--no-deps"] if force else []),
+            *requirements]
+
+
+def reinstallableRequirements(requirementsPath: Path) -> list[str]:
+    """What "Force reinstall" reinstalls: the listed packages, never torch or Slicer's own packages."""
+    return [s.requirement for s in packageStatuses(requirementsPath) if s.name.lower() != "torch"]
 
 
 def ensurePackages(requirementsPath: Path, *, packaging=None, confirm: Callable[[str], bool] | None = None,

@@ -98,3 +98,30 @@ def test_missing_pytorch_extension_or_declined_torch_is_a_clear_error():
 
     with pytest.raises(DependencyError, match="PyTorch was not installed"):
         ensureTorch(importModule=fake_import({"PyTorchUtils": types.SimpleNamespace(PyTorchUtilsLogic=Declined)}))
+
+
+def test_the_dependency_report_lists_torch_and_each_package_with_its_installed_version(tmp_path):
+    from importlib.metadata import version
+
+    from InnerEarSegMRML.dependencies import packageStatuses
+
+    req = tmp_path / "requirements.txt"
+    req.write_text("scipy>=1.0\ninnerearseg-no-such-package>=1\nnumpy>=1\ntorch>=1\n")
+    statuses = {s.name: s for s in packageStatuses(req)}
+    assert list(statuses) == ["torch", "scipy", "innerearseg-no-such-package"]  # Slicer's numpy is not ours
+    assert statuses["scipy"].installed == version("scipy") and statuses["scipy"].satisfied
+    missing = statuses["innerearseg-no-such-package"]
+    assert missing.installed is None and missing.describe().startswith("MISSING: innerearseg-no-such-package>=1")
+    assert "PyTorch extension" in statuses["torch"].describe()
+
+
+def test_force_reinstall_touches_only_the_listed_packages_never_their_dependencies(tmp_path):
+    from InnerEarSegMRML.dependencies import pipInstallArguments, reinstallableRequirements
+
+    req = tmp_path / "requirements.txt"
+    req.write_text("scipy>=1.0\nsafetensors>=0.4\n")
+    arguments = pipInstallArguments(reinstallableRequirements(req), force=True)
+    assert arguments[:3] == ["-m", "pip", "install"] and {"--force-reinstall", "--no-deps"} <= set(arguments)
+    assert arguments[-2:] == ["scipy>=1.0", "safetensors>=0.4"] and not any("torch" in a for a in arguments)
+    with pytest.raises(ValueError, match="no requirements"):
+        pipInstallArguments([])
