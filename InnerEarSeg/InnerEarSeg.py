@@ -25,14 +25,22 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters
-from InnerEarSegMRML.dependencies import DependencyError, ensureDependencies
+from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters, defaultPythonExecutable
+from InnerEarSegLib.labels import SIDES as LIBRARY_SIDES
+from InnerEarSegLib.labels import STRUCTURES as LIBRARY_STRUCTURES
+from InnerEarSegMRML.dependencies import (DependencyError, dependenciesReady, ensureDependencies, packageStatuses,
+                                          pipInstallArguments, reinstallableRequirements)
+from InnerEarSegMRML.models import modelNodesOf
+from InnerEarSegMRML.modelInfo import modelInformation, resultSummary, trustOfEar
 from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath, sampleDataSha256
+from InnerEarSegMRML.process import SubprocessRunner
+from InnerEarSegMRML.ratingsLocation import caseReference, ratingsStoreFactory
 
-SIDES = ("right", "left")
-STRUCTURE_KEYS = ("cochlea", "vestibule", "superior", "lateral", "posterior")
-STRUCTURE_NAMES = {"cochlea": "cochlea", "vestibule": "vestibule", "superior": "superior canal",
-                   "lateral": "lateral canal", "posterior": "posterior canal"}
+# From the structure catalogue (InnerEarSegLib.labels): the panel never restates names or counts.
+SIDES = tuple(side.value for side in LIBRARY_SIDES)
+STRUCTURE_KEYS = tuple(structure.key for structure in LIBRARY_STRUCTURES)
+STRUCTURE_NAMES = {structure.key: structure.display_name for structure in LIBRARY_STRUCTURES}
+REQUIREMENTS_PATH = pathlib.Path(__file__).parent / "Resources" / "requirements.txt"
 
 
 #
@@ -44,12 +52,14 @@ class InnerEarSeg(ScriptedLoadableModule):
         self.parent.title = _("Inner Ear Segmentation")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         self.parent.dependencies = []
-        self.parent.contributors = ["InnerEarSeg contributors"]
+        self.parent.contributors = ["The InnerEarSeg developers"]
         self.parent.helpText = _(
             "Segments the cochlea, vestibule and three semicircular canals of both ears in a temporal-bone CT "
             "with one click: both ears are found automatically, a bundled 3-D U-Net runs on the GPU when there "
-            "is one (else the CPU), and the result becomes a segmentation with 3-D surfaces. The Review section "
-            "suggests the completeness score (4-level Likert scale) per ear and stores the reader's rating.")
+            "is one (else the CPU), and the result becomes a segmentation with 3-D surfaces. The bundled model "
+            "was trained on synthetic phantoms only: review every result (see the Model section and the trust "
+            "flag). The Review section suggests the completeness score (4-level Likert scale) per ear and stores "
+            "the reader's rating in the folder you choose.")
         self.parent.acknowledgementText = _(
             "The review scale and the post-processing follow Lim et al. (2024), a U-Net for inner-ear "
             "segmentation in temporal-bone CT. Uses 3D Slicer, PyTorch, SimpleITK and VTK.")
@@ -105,18 +115,21 @@ class InnerEarSegParameterNode:
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputSegmentation: vtkMRMLSegmentationNode
-    show3D: bool = True
+    show3D: bool = True  # bound by hand to the Show 3D button (a qMRMLSegmentationShow3DButton)
     createModels: bool = False
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     gaussian: bool = True
-    sigmaVoxels: Annotated[float, WithinRange(0.3, 6.0)] = 0.5  # the paper's 2.5 erases canals at 0.3 mm
+    customSigma: bool = False  # off: the model's own sigma (its manifest / the library's default)
+    sigmaVoxels: Annotated[float, WithinRange(0.3, 6.0)] = 0.5  # used only with customSigma
     otsu: bool = True
     removeIslands: bool = True
     modelPath: str = ""  # empty: the bundled model (bound by hand: the Path connector shows "." for empty)
+    ratingsFolder: str = ""  # where ratings are saved (bound by hand, like modelPath)
 
     def segmentationParameters(self) -> SegmentationParameters:
+        sigma = self.sigmaVoxels if (self.gaussian and self.customSigma) else None  # None: the model's default
         return SegmentationParameters(modelPath=self.modelPath.strip() or None, gaussian=self.gaussian,
-                                      sigmaVoxels=self.sigmaVoxels, otsu=self.otsu, removeIslands=self.removeIslands)
+                                      sigmaVoxels=sigma, otsu=self.otsu, removeIslands=self.removeIslands)
 
 
 #
@@ -130,11 +143,14 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._job = None
+        self._loggedLines = 0
+        self._pipHandle = None
         self._dependenciesReady = False
         self._review = None
         self._updatingReview = False
         self._loadedCase = None
         self._studyNodes = []
+        self._statusButtons = {}  # (side, structure key) -> QPushButton, made from the structure catalogue
         self._timer = qt.QTimer()
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._onTimer)
@@ -151,10 +167,18 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.loadSampleButton.connect("clicked()", self._loadSample)
         self.ui.modelPathLineEdit.connect("currentPathChanged(QString)", self._onModelPathChanged)
+        self.ui.ratingsFolderLineEdit.connect("currentPathChanged(QString)", self._onRatingsFolderChanged)
+        self.ui.show3DButton.connect("toggled(bool)", self._onShow3DToggled)
+        self.ui.checkDependenciesButton.connect("clicked()", self._showDependencies)
+        self.ui.installDependenciesButton.connect("clicked()", self._installDependencies)
+        self.ui.forceReinstallButton.connect("clicked()", self._forceReinstall)
         self.ui.progressBar.setVisible(False)
+        self._buildStructureRows(slicer.util.findChild(uiWidget, "reviewGridLayout"))
         self._setupReview()
         self.initializeParameterNode()
+        self._showModelInformation()
 
     def cleanup(self) -> None:
         self._cancelJob()
@@ -179,6 +203,8 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def initializeParameterNode(self) -> None:
         self.setParameterNode(self.getParameterNode())
+        if not self._parameterNode.ratingsFolder:
+            self._parameterNode.ratingsFolder = str(qt.QSettings().value("InnerEarSeg/ratingsFolder", "") or "")
         if not self._parameterNode.inputVolume:
             first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
             if first and not first.IsA("vtkMRMLLabelMapVolumeNode"):
@@ -208,18 +234,90 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _onModelPathChanged(self, path: str) -> None:
         if self._parameterNode and self._parameterNode.modelPath != path:
             self._parameterNode.modelPath = path
+            self._showModelInformation()
+
+    def _onRatingsFolderChanged(self, path: str) -> None:
+        if self._parameterNode and self._parameterNode.ratingsFolder != path:
+            self._parameterNode.ratingsFolder = path
+            qt.QSettings().setValue("InnerEarSeg/ratingsFolder", path)
+
+    def _onShow3DToggled(self, checked: bool) -> None:
+        if self._parameterNode and self._parameterNode.outputSegmentation and self._parameterNode.show3D != checked:
+            self._parameterNode.show3D = checked  # the reader's choice for the next result too
 
     def _checkCanApply(self, caller=None, event=None) -> None:
-        if self._parameterNode and self.ui.modelPathLineEdit.currentPath != self._parameterNode.modelPath:
-            self.ui.modelPathLineEdit.currentPath = self._parameterNode.modelPath
+        p = self._parameterNode
+        for widget, value in ((self.ui.modelPathLineEdit, p.modelPath if p else ""),
+                              (self.ui.ratingsFolderLineEdit, p.ratingsFolder if p else "")):
+            if widget.currentPath != value:
+                widget.currentPath = value
+        self.ui.show3DButton.setSegmentationNode(p.outputSegmentation if p else None)
         if self._job is not None:
             return
-        ready = bool(self._parameterNode and self._parameterNode.inputVolume)
+        ready = bool(p and p.inputVolume)
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.text = _("Segment inner ear")
         self.ui.applyButton.toolTip = _("Segment both inner ears of the input CT.") if ready else \
             _("Select an input CT volume first.")
-        self.ui.sigmaSliderWidget.enabled = bool(self._parameterNode and self._parameterNode.gaussian)
+        self.ui.customSigmaCheckBox.enabled = bool(p and p.gaussian)
+        self.ui.sigmaSliderWidget.enabled = bool(p and p.gaussian and p.customSigma)
+
+    # ---- model, sample data, dependencies ----------------------------------------------------------
+    def _showModelInformation(self) -> None:
+        self.ui.modelInfoLabel.text = modelInformation(self._parameterNode.modelPath if self._parameterNode else None)
+
+    def _loadSample(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("The sample CT could not be loaded."), waitCursor=True):
+            import SampleData
+
+            volume = SampleData.SampleDataLogic().downloadSample("InnerEarPhantom")
+            if volume is None:  # not registered (module loaded after start-up): the shipped file itself
+                path = sampleDataPath()
+                if path is None:
+                    raise ValueError(_("The sample CT is not installed with the module."))
+                volume = slicer.util.loadVolume(str(path))
+            self._parameterNode.inputVolume = volume
+
+    def _showDependencies(self) -> None:
+        statuses = packageStatuses(REQUIREMENTS_PATH)
+        self.ui.dependenciesLabel.text = "\n".join(status.describe() for status in statuses)
+        self._dependenciesReady = all(status.satisfied for status in statuses)
+
+    def _installDependencies(self) -> bool:
+        """torch, then the missing packages; False (with the message shown) when something is still missing."""
+        try:
+            ensureDependencies(REQUIREMENTS_PATH)
+        except DependencyError as exc:
+            slicer.util.errorDisplay(str(exc), windowTitle=_("InnerEarSeg: missing Python packages"))
+            return False
+        finally:
+            self._showDependencies()
+        return True
+
+    def _forceReinstall(self) -> None:
+        requirements = reinstallableRequirements(REQUIREMENTS_PATH)
+        if self._pipHandle is not None or not slicer.util.confirmOkCancelDisplay(
+                _("Reinstall these Python packages now (downloads them)?\n\n{packages}\n\ntorch, SimpleITK, numpy and "
+                  "vtk are not touched. Restart Slicer afterwards.").format(packages="\n".join(requirements)),
+                windowTitle=_("InnerEarSeg: force reinstall")):
+            return
+        command = [defaultPythonExecutable(), *pipInstallArguments(requirements, force=True)]
+        self._appendLog(" ".join(command))
+        self._pipHandle = SubprocessRunner().start(command, env=self.logic._environment())
+        self.ui.forceReinstallButton.enabled = False
+        self._timer.start()
+
+    def _pollPip(self) -> None:
+        handle = self._pipHandle
+        for line in handle.readOutputLines():
+            self._appendLog(line)
+        code = handle.returnCode()
+        if code is None:
+            return
+        self._pipHandle = None
+        self.ui.forceReinstallButton.enabled = True
+        self._appendLog(handle.errorOutput()[-4000:] if code else _("Reinstall finished; restart Slicer."))
+        self._showDependencies()
 
     # ---- running -----------------------------------------------------------------------------------
     def onApplyButton(self) -> None:
@@ -227,56 +325,66 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._cancelJob()
             self._setStatus(_("Cancelled; the scene is unchanged."))
             return
-        if not self._dependenciesReady:
-            try:
-                ensureDependencies(pathlib.Path(self.resourcePath("requirements.txt")))
-            except DependencyError as exc:
-                slicer.util.errorDisplay(str(exc), windowTitle=_("InnerEarSeg: missing Python packages"))
-                return
-            self._dependenciesReady = True
+        if not self._dependenciesReady and not (dependenciesReady(REQUIREMENTS_PATH) or self._installDependencies()):
+            return
+        self._dependenciesReady = True
         p = self._parameterNode
         try:
             with slicer.util.WaitCursor():
                 self._job = self.logic.start(p.inputVolume, p.outputSegmentation, device=p.device,
-                                             createModels=p.createModels, parameters=p.segmentationParameters(),
-                                             progress=self._onProgress)
+                                             createModels=p.createModels, show3D=p.show3D,
+                                             parameters=p.segmentationParameters(), progress=self._onProgress)
         except Exception as exc:  # noqa: BLE001 - InputError etc.: the message says what to do
             import traceback
 
             slicer.util.errorDisplay(_("The segmentation could not start:\n\n{error}").format(error=exc),
                                      windowTitle=_("InnerEarSeg"), detailedText=traceback.format_exc())
             return
+        self.ui.logTextEdit.clear()
+        self._loggedLines = 0
+        self._appendLog(_("started: {volume} on {device}").format(volume=p.inputVolume.GetName(), device=p.device))
         self._setRunning(True)
         self._timer.start()
+
+    def _appendLog(self, text: str) -> None:
+        if text:
+            self.ui.logTextEdit.appendPlainText(text.rstrip())
 
     def _onProgress(self, stage: str, fraction: float, message: str) -> None:
         self.ui.progressBar.setValue(int(round(100 * max(0.0, min(1.0, fraction)))))
         self.ui.progressBar.setFormat(f"{stage}: %p%")
         self._setStatus(f"{message} ({self._job.elapsedS:.0f} s)" if self._job else message)
+        self._appendLog(f"{stage}: {message}")
 
     def _onTimer(self) -> None:
+        if self._pipHandle is not None:
+            self._pollPip()
         job = self._job
         if job is None:
-            self._timer.stop()
+            if self._pipHandle is None:
+                self._timer.stop()
             return
         try:
-            if not job.poll():
+            done = job.poll()
+            for line in job.outputLines[self._loggedLines:]:  # what the process printed besides progress
+                self._appendLog(line)
+            self._loggedLines = len(job.outputLines)
+            if not done:
                 return
         except Exception as exc:  # noqa: BLE001 - a broken pipe etc. must not leave the GUI spinning
-            self._timer.stop()
             self._job = None
             job.cancel()
             self._setRunning(False)
             slicer.util.errorDisplay(_("The segmentation process stopped unexpectedly: {error}").format(error=exc))
             return
-        self._timer.stop()
         self._job = None
+        self._appendLog(job.handle.errorOutput()[-8000:])  # warnings, or the error of a failed run
         try:
             with slicer.util.WaitCursor():
                 segmentationNode = job.finish()
         except Exception as exc:  # noqa: BLE001 - shown to the user with the process's own message
             self._setRunning(False)
-            self._setStatus(_("Failed: see the message."))
+            self._setStatus(_("Failed: see the message and the log."))
             slicer.util.errorDisplay(str(exc), windowTitle=_("InnerEarSeg: segmentation failed"),
                                      detailedText=job.handle.errorOutput()[-20000:])
             return
@@ -288,6 +396,7 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._job is not None:
             job, self._job = self._job, None
             job.cancel()
+            self._appendLog(_("cancelled: the process was stopped; the scene is unchanged"))
         self._setRunning(False)
 
     def _setRunning(self, running: bool) -> None:
@@ -317,22 +426,33 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         device = str(report.get("device", "?")).upper()
         self.ui.progressBar.setValue(100)
         self.ui.progressBar.setFormat(_("done: %p%"))
-        self._setStatus(_("Done in {seconds:.1f} s on {device}: {ears} ear(s) found, {segments} segments.").format(
-            seconds=job.elapsedS, device=device, ears=len(ears), segments=5 * len(ears)))
+        self._setStatus(resultSummary(report, job.elapsedS, device, len(ears) * len(STRUCTURE_KEYS)))
         displayNode = segmentationNode.GetDisplayNode()
         if displayNode:
             displayNode.SetVisibility3D(bool(p.show3D))
+        self.ui.show3DButton.setSegmentationNode(segmentationNode)
         slicer.util.setSliceViewerLayers(background=p.inputVolume, fit=False)
         if p.show3D:
             centerViewsOn(segmentationNode)
         self._startReview(p.inputVolume, report)
 
     # ---- review ------------------------------------------------------------------------------------
+    def _buildStructureRows(self, grid) -> None:
+        """One row per structure (from the catalogue) under the grid's header: name, right and left status."""
+        for row, key in enumerate(STRUCTURE_KEYS, start=1):
+            grid.addWidget(qt.QLabel(STRUCTURE_NAMES[key].capitalize()), row, 0)
+            for column, side in enumerate(SIDES, start=1):
+                button = qt.QPushButton("—")
+                button.enabled = False
+                button.toolTip = _("Automatic status of the {side} {structure}; click to centre the views on it.").format(
+                    side=side, structure=STRUCTURE_NAMES[key])
+                grid.addWidget(button, row, column)
+                self._statusButtons[(side, key)] = button
+
     def _setupReview(self) -> None:
+        for (side, key), button in self._statusButtons.items():
+            button.connect("clicked()", lambda s=side, k=key: self._centerOnStructure(s, k))
         for side in SIDES:
-            for key in STRUCTURE_KEYS:
-                button = getattr(self.ui, f"{side}_{key}Button")
-                button.connect("clicked()", lambda s=side, k=key: self._centerOnStructure(s, k))
             getattr(self.ui, f"{side}ScoreComboBox").connect(
                 "currentIndexChanged(int)", lambda index, s=side: self._onScoreChanged(s, index))
             getattr(self.ui, f"{side}CommentLineEdit").connect(
@@ -345,25 +465,42 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.previousCaseButton.connect("clicked()", lambda: self._review and self._review.previous())
         self.ui.nextCaseButton.connect("clicked()", lambda: self._review and self._review.next())
 
+    def _ratingsFolder(self) -> str:
+        return self._parameterNode.ratingsFolder if self._parameterNode else ""
+
+    def _newReviewState(self, **kwargs):
+        from InnerEarSegLib.review import ReviewPanelState
+
+        kwargs = {"reader_id": self.ui.readerLineEdit.text, "blinded": self.ui.blindedCheckBox.checked,
+                  "store_factory": ratingsStoreFactory(self._ratingsFolder), **kwargs}
+        return ReviewPanelState(**kwargs)
+
     def _reviewState(self):
         if self._review is None:
-            from InnerEarSegLib.review import ReviewPanelState
-
-            self._review = ReviewPanelState(reader_id=self.ui.readerLineEdit.text,
-                                            blinded=self.ui.blindedCheckBox.checked)
+            self._review = self._newReviewState()
             self._review.changed.connect(self._onReviewChanged)
         return self._review
 
     def _startReview(self, volumeNode, report: dict) -> None:
         state = self._reviewState()
         state.model_version = str(report.get("model", {}).get("version", ""))
-        storage = volumeNode.GetStorageNode()
-        casePath = state.case_path if state.cases else (storage.GetFileName() if storage else None)
-        if not casePath:
-            casePath = os.path.join(slicer.app.defaultScenePath, f"{volumeNode.GetName()}.nrrd")
-        state.open_case(casePath)
+        state.open_case(state.case_path if state.cases else caseReference(volumeNode))
         state.set_assessments([{**ear["assessment"], "side": ear["side"]}
                                for ear in report.get("ears", []) if ear.get("assessment")])
+        found = {ear.get("side"): ear for ear in report.get("ears", [])}
+        for side in SIDES:
+            self.showTrustFlag(side, found.get(side, {}))
+
+    def showTrustFlag(self, side: str, ear: dict) -> None:
+        """Hook where the assessment's per-ear trust flag is shown (absent = "not assessed", never "plausible").
+
+        A doubtful or implausible ear is written in its colour with its reasons, so it never looks normal.
+        """
+        trust = trustOfEar(ear)
+        label = getattr(self.ui, f"{side}TrustLabel")
+        reasons = "; ".join(trust.reasons)
+        label.text = f"<b style='color:{trust.colour}'>{trust.level}</b>" + (f"<br>{reasons}" if reasons else "")
+        label.toolTip = trust.meaning
 
     def _onReviewChanged(self, event: str) -> None:
         state = self._review
@@ -372,10 +509,10 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._updatingReview = True
         try:
             for row in state.rows():
-                button = getattr(self.ui, f"{row.side}_{row.structure}Button")
+                button = self._statusButtons[(row.side, row.structure)]
                 button.text = row.auto_status or "—"
                 button.enabled = state.case_path is not None
-                button.setStyleSheet(f"QPushButton {{ background: {row.color}; color: white; font-weight: bold; }}")
+                button.setStyleSheet(f"QPushButton {{ background: {row.color}; color: white; }}")
             for side in SIDES:
                 suggested = state.suggested_score(side)
                 getattr(self.ui, f"{side}SuggestedLabel").text = str(suggested) if suggested else "–"
@@ -410,9 +547,9 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not state.reader_id:
                 raise ValueError(_("Enter your initials in 'Reader' before saving."))
             records = state.records()
-            state.save()
+            state.save()  # into the chosen ratings folder; says what to do when none is chosen
             self.logic.updateRatingsTable(slicer.mrmlScene, records)
-            self._setStatus(_("Ratings saved next to {case}.").format(case=os.path.basename(state.case_path)))
+            self._setStatus(_("Ratings saved in {folder}.").format(folder=self._ratingsFolder()))
 
     def _openStudy(self) -> None:
         folder = self.ui.studyPathLineEdit.currentPath
@@ -422,7 +559,8 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not folder or not os.path.isdir(folder):
                 raise ValueError(_("Choose a folder of CT files first."))
             statePath = os.path.join(folder, ".innerear-seg-study.json")
-            kwargs = {"reader_id": self.ui.readerLineEdit.text, "blinded": self.ui.blindedCheckBox.checked}
+            kwargs = {"reader_id": self.ui.readerLineEdit.text, "blinded": self.ui.blindedCheckBox.checked,
+                      "store_factory": ratingsStoreFactory(self._ratingsFolder)}
             if os.path.exists(statePath):
                 self._review = ReviewPanelState.resume(statePath, **kwargs)  # where the reader stopped
                 self._review.changed.connect(self._onReviewChanged)
@@ -481,38 +619,97 @@ def centerViewsOn(segmentationNode, segmentId: str | None = None) -> None:
 # Self-test
 #
 class InnerEarSegTest(ScriptedLoadableModuleTest):
-    """Segments the bundled phantom on the CPU and checks the segments (runs in Slicer's Reload & Test)."""
+    """Runs on Slicer's build factory (ctest) and from Reload & Test; downloads and installs nothing.
+
+    The module's own code is always tested: the .ui loads, a precomputed result (the sample's reference
+    labels) is imported into the scene, and cancel kills a running process. The whole segmentation of the
+    sample runs only where torch and the listed packages are already installed.
+    """
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        self.setUp()
-        self.test_sample_is_segmented_into_ten_named_segments_on_the_cpu()
+        for test in (self.test_the_panel_loads_with_every_section, self.test_a_precomputed_result_is_imported,
+                     self.test_cancel_kills_the_process_and_leaves_the_scene, self.test_the_sample_is_segmented):
+            self.setUp()
+            test()
 
-    def test_sample_is_segmented_into_ten_named_segments_on_the_cpu(self):
-        self.delayDisplay("Loading the sample CT")
+    def _sampleVolume(self):
         path = sampleDataPath()
         self.assertIsNotNone(path, "the sample CT is not installed with the module")
-        volume = slicer.util.loadVolume(str(path))
-        ensureDependencies(pathlib.Path(__file__).parent / "Resources" / "requirements.txt")
+        return slicer.util.loadVolume(str(path))
+
+    def test_the_panel_loads_with_every_section(self):
+        ui = slicer.util.childWidgetVariables(slicer.util.loadUI(
+            str(pathlib.Path(__file__).parent / "Resources" / "UI" / "InnerEarSeg.ui")))
+        for name in ("show3DButton", "logTextEdit", "modelInfoLabel", "forceReinstallButton", "loadSampleButton",
+                     "ratingsFolderLineEdit", "rightTrustLabel"):
+            self.assertTrue(hasattr(ui, name), f"{name} missing in the .ui")
+        self.assertIn("Trust flag", modelInformation())
+
+    def test_a_precomputed_result_is_imported(self):
+        import shutil
+        import tempfile
+
+        import SimpleITK as sitk
+
+        self.delayDisplay("Importing the sample's reference labels as a result")
+        volume = self._sampleVolume()
+        folder = pathlib.Path(tempfile.mkdtemp(dir=slicer.app.temporaryPath))
+        try:
+            labels = sitk.ReadImage(str(sampleDataPath().with_name("InnerEarPhantom_labels.nrrd")))
+            sitk.WriteImage(labels, str(folder / "labels.nii.gz"))
+            (folder / "report.json").write_text(json.dumps({"ears": [], "model": {"version": "reference"}}))
+            logic = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath)
+            segmentation = logic.importResult(volume, folder, createModels=True)
+            logic.importResult(volume, folder, segmentation, createModels=True)  # again: no duplicates
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._assertTenSegments(segmentation, volume)
+        self.assertEqual(len(modelNodesOf(segmentation)), len(SIDES) * len(STRUCTURE_KEYS),
+                         "two imports into one segmentation leave one model per segment")
+
+    def test_cancel_kills_the_process_and_leaves_the_scene(self):
+        import tempfile
+
+        from InnerEarSegLib.progress import Cancelled, CancelToken
+
+        volume = self._sampleVolume()
+        before = slicer.mrmlScene.GetNumberOfNodes()
+        sleeper = pathlib.Path(tempfile.mkdtemp(dir=slicer.app.temporaryPath)) / "sleeper.py"
+        sleeper.write_text("import time\nprint('{\"stage\": \"read\", \"fraction\": 0.1}', flush=True)\n"
+                           "time.sleep(600)\n")
+        logic = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath)
+        logic.command = lambda *args: [defaultPythonExecutable(), str(sleeper)]
+        token = CancelToken()
+        with self.assertRaises(Cancelled):
+            logic.process(volume, progress=lambda stage, fraction, message: token.cancel(), cancel=token)
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodes(), before)
+        sleeper.unlink()
+        sleeper.parent.rmdir()
+
+    def test_the_sample_is_segmented(self):
+        if not dependenciesReady(REQUIREMENTS_PATH):
+            self.delayDisplay("torch or a listed package is not installed: the segmentation test is skipped")
+            return
+        volume = self._sampleVolume()
         stages = []
         self.delayDisplay("Segmenting on the CPU")
-        logic = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath)
-        segmentation = logic.process(volume, device="cpu", createModels=True,
-                                     progress=lambda stage, fraction, message: stages.append(stage))
+        segmentation = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath).process(
+            volume, device="cpu", createModels=True, progress=lambda stage, fraction, message: stages.append(stage))
         self.assertIn("predict", stages)
-        names = [segmentation.GetSegmentation().GetNthSegment(i).GetName()
-                 for i in range(segmentation.GetSegmentation().GetNumberOfSegments())]
-        expected = [f"{side} {STRUCTURE_NAMES[key]}" for side in ("Right", "Left") for key in STRUCTURE_KEYS]
-        self.assertEqual(names, expected)
+        self._assertTenSegments(segmentation, volume)
         report = json.loads(segmentation.GetAttribute(REPORT_ATTRIBUTE))
         self.assertEqual(len(report["ears"]), 2, "both ears of the phantom must be found")
+        self.delayDisplay("Test passed")
+
+    def _assertTenSegments(self, segmentation, volume):
+        names = [segmentation.GetSegmentation().GetNthSegment(i).GetName()
+                 for i in range(segmentation.GetSegmentation().GetNumberOfSegments())]
+        expected = [f"{side.capitalize()} {STRUCTURE_NAMES[key]}" for side in SIDES for key in STRUCTURE_KEYS]
+        self.assertEqual(names, expected)
         for name in expected:
             segmentId = segmentation.GetSegmentation().GetSegmentIdBySegmentName(name)
             array = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume)
             self.assertGreater(int(array.sum()), 0, f"{name} is empty")
-        models = slicer.mrmlScene.GetNodesByClass("vtkMRMLModelNode")
-        modelNames = {models.GetItemAsObject(i).GetName() for i in range(models.GetNumberOfItems())}
-        self.assertTrue(set(expected) <= modelNames, "one model node per structure was asked for")
-        self.delayDisplay("Test passed")

@@ -52,14 +52,33 @@ def test_every_bound_widget_names_a_parameter_and_every_widget_the_code_uses_exi
     bound = {p.find("string").text for p in root.iter("property") if p.get("name") == "SlicerParameterName"}
     fields = parameter_node_fields()
     assert bound <= fields, f"bound to unknown parameters: {bound - fields}"
-    assert fields - bound == {"modelPath"}  # bound by hand in the widget
+    assert fields - bound == {"modelPath", "ratingsFolder", "show3D"}  # bound by hand in the widget
     names = {w.get("name") for w in root.iter("widget")}
     source = (MODULE / "InnerEarSeg.py").read_text()
     used = set(re.findall(r"self\.ui\.(\w+)", source))
     for side in ("right", "left"):
-        used |= {f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel"}
-        used |= {f"{side}_{key}Button" for key in ("cochlea", "vestibule", "superior", "lateral", "posterior")}
+        used |= {f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel", f"{side}TrustLabel"}
     assert used <= names, f"missing in the .ui: {used - names}"
+    assert "reviewGridLayout" in {layout.get("name") for layout in root.iter("layout")}
+
+
+def test_the_ui_restates_no_structure_name_or_count_the_catalogue_owns_them():
+    from InnerEarSegLib.labels import STRUCTURES
+
+    text = " ".join(t.text or "" for t in ET.parse(UI).getroot().iter("string")).lower()
+    for structure in STRUCTURES:
+        assert structure.display_name not in text and structure.key not in text, structure.key
+    assert not re.search(r"\b(five|ten|5|10) (segments|structures)\b", text)
+
+
+def test_the_panel_has_the_sections_users_of_mature_segmentation_modules_expect():
+    root = ET.parse(UI).getroot()
+    classes = {w.get("name"): w.get("class") for w in root.iter("widget")}
+    assert classes["show3DButton"] == "qMRMLSegmentationShow3DButton"
+    assert classes["logTextEdit"] == "QPlainTextEdit"
+    assert {"modelInfoLabel", "checkDependenciesButton", "installDependenciesButton", "forceReinstallButton",
+            "loadSampleButton", "ratingsFolderLineEdit"} <= classes.keys()
+    assert not [p for p in root.iter("property") if p.get("name") in ("font", "styleSheet")], "standard styling"
 
 
 def test_sample_data_checksum_is_the_recorded_one_and_matches_the_shipped_file():

@@ -43,15 +43,24 @@ class FakeWidget:
     def setFormat(self, text):
         self.format = text
 
+    def appendPlainText(self, text):
+        self.text += text + "\n"
+
+    def clear(self):
+        self.text = ""
+
+    def setSegmentationNode(self, node):
+        self.segmentationNode = node
+
 
 class FakeUI:
     def __init__(self):
         names = ["readerLineEdit", "blindedCheckBox", "saveRatingsButton", "openStudyButton", "previousCaseButton",
                  "nextCaseButton", "studyProgressLabel", "studyPathLineEdit", "statusLabel", "progressBar",
-                 "applyButton", "modelPathLineEdit", "sigmaSliderWidget"]
+                 "applyButton", "modelPathLineEdit", "sigmaSliderWidget", "customSigmaCheckBox", "show3DButton",
+                 "ratingsFolderLineEdit", "logTextEdit", "modelInfoLabel", "dependenciesLabel"]
         for side in ("right", "left"):
-            names += [f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel"]
-            names += [f"{side}_{key}Button" for key in STRUCTURES]
+            names += [f"{side}ScoreComboBox", f"{side}CommentLineEdit", f"{side}SuggestedLabel", f"{side}TrustLabel"]
         for name in names:
             setattr(self, name, FakeWidget())
 
@@ -147,6 +156,9 @@ def make_widget(module, tmp_path):
     InnerEarSeg, scene = module
     widget = InnerEarSeg.InnerEarSegWidget()
     widget.ui = FakeUI()
+    widget._statusButtons = {(side, key): FakeWidget() for side in ("right", "left") for key in STRUCTURES}
+    widget._parameterNode = InnerEarSeg.InnerEarSegParameterNode()
+    widget._parameterNode.ratingsFolder = str(tmp_path / "ratings")
     widget.logic = InnerEarSeg.InnerEarSegLogic(temporaryRoot=tmp_path)
     volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "case07")
     storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
@@ -165,17 +177,21 @@ def test_module_metadata_and_parameters_reach_the_logic(module):
     cli = parameters.segmentationParameters()
     from InnerEarSegLib.options import DEFAULT_POSTPROCESS
 
-    # the panel starts from the library's default post-processing, not a copy that can drift
-    assert cli.modelPath is None and cli.gaussian
-    assert cli.sigmaVoxels == DEFAULT_POSTPROCESS.sigma_vox == 0.5
+    # the panel passes no sigma unless asked: the model's own default (today the library's) is used
+    assert cli.modelPath is None and cli.gaussian and cli.sigmaVoxels is None
+    assert "--sigma" not in cli.cliArguments() and DEFAULT_POSTPROCESS.sigma_vox == 0.5
+    parameters.customSigma, parameters.sigmaVoxels = True, 1.5
+    assert parameters.segmentationParameters().cliArguments()[:2] == ["--sigma", "1.5"]
+    parameters.gaussian = False
+    assert parameters.segmentationParameters().sigmaVoxels is None
 
 
 def test_after_a_run_the_review_shows_each_structure_status_and_the_suggested_scores(module, tmp_path):
     widget, volume, _ = make_widget(module, tmp_path)
     widget._startReview(volume, report_with())
-    ui = widget.ui
-    assert ui.left_superiorButton.text == "missing" and "#D55E00" in ui.left_superiorButton.style
-    assert ui.right_cochleaButton.text == "present" and ui.right_cochleaButton.enabled
+    ui, buttons = widget.ui, widget._statusButtons
+    assert buttons["left", "superior"].text == "missing" and "#D55E00" in buttons["left", "superior"].style
+    assert buttons["right", "cochlea"].text == "present" and buttons["right", "cochlea"].enabled
     assert (ui.rightSuggestedLabel.text, ui.leftSuggestedLabel.text) == ("1", "2")
     assert ui.saveRatingsButton.enabled and ui.studyProgressLabel.text == "no study open"
 
@@ -184,11 +200,14 @@ def test_blinded_reading_hides_statuses_and_suggestions(module, tmp_path):
     widget, volume, _ = make_widget(module, tmp_path)
     widget._startReview(volume, report_with())
     widget._onBlindedToggled(True)
-    assert widget.ui.left_superiorButton.text == "—" and widget.ui.leftSuggestedLabel.text == "–"
+    assert widget._statusButtons["left", "superior"].text == "—" and widget.ui.leftSuggestedLabel.text == "–"
 
 
-def test_saved_ratings_go_next_to_the_case_and_into_a_scene_table(module, tmp_path):
+@pytest.mark.parametrize("loaded_from_file", [True, False], ids=["file", "dicom"])
+def test_saved_ratings_go_to_the_chosen_folder_and_into_a_scene_table(module, tmp_path, loaded_from_file):
     widget, volume, scene = make_widget(module, tmp_path)
+    if not loaded_from_file:  # a DICOM-loaded volume has no file of its own
+        volume.SetAndObserveStorageNodeID(None)
     widget._startReview(volume, report_with())
     widget.ui.readerLineEdit.text = "JL"
     widget._onReaderChanged()
@@ -196,14 +215,41 @@ def test_saved_ratings_go_next_to_the_case_and_into_a_scene_table(module, tmp_pa
     widget.ui.leftCommentLineEdit.text = "superior canal not seen"
     widget._onCommentChanged("left")
     widget._saveRatings()
-    saved = json.loads((tmp_path / "case07_ratings.json").read_text())["ratings"]
+    chosen = tmp_path / "ratings"
+    saved = json.loads((chosen / "case07_ratings.json").read_text())["ratings"]
     left = next(r for r in saved if r["side"] == "left")
     assert (left["likert"], left["suggested_likert"], left["reader_id"]) == (2, 2, "JL")
     assert left["comment"] == "superior canal not seen" and left["model_version"] == "1.0.0"
-    assert (tmp_path / "case07_ratings.csv").exists()
+    assert (chosen / "case07_ratings.csv").exists()
+    assert not (tmp_path / "case07_ratings.json").exists()  # not beside the CT
     tables = scene.GetNodesByClass("vtkMRMLTableNode")
     assert tables.GetNumberOfItems() == 1 and tables.GetItemAsObject(0).GetTable().GetNumberOfRows() == 2
-    assert "Ratings saved" in widget.ui.statusLabel.text
+    assert "Ratings saved in" in widget.ui.statusLabel.text and str(chosen) in widget.ui.statusLabel.text
+
+
+def test_without_a_ratings_folder_nothing_is_written_and_the_reader_is_told_what_to_choose(module, tmp_path):
+    from InnerEarSegMRML.ratingsLocation import RatingsFolderError
+
+    widget, volume, _ = make_widget(module, tmp_path)
+    widget._parameterNode.ratingsFolder = ""
+    widget._startReview(volume, report_with())
+    widget._review.reader_id = "JL"
+    with pytest.raises(RatingsFolderError, match="Ratings folder"):
+        widget._review.save()
+    assert list(tmp_path.rglob("*_ratings.*")) == []
+
+
+def test_an_ear_without_a_trust_flag_reads_not_assessed_and_a_doubtful_one_is_never_shown_as_normal(module, tmp_path):
+    widget, volume, _ = make_widget(module, tmp_path)
+    report = report_with()
+    report["ears"][1]["trust"] = {"flag": "doubtful", "reasons": ["cochlea volume 3x the expected"]}
+    widget._startReview(volume, report)
+    assert "not assessed" in widget.ui.rightTrustLabel.text
+    assert "doubtful" in widget.ui.leftTrustLabel.text and "cochlea volume" in widget.ui.leftTrustLabel.text
+    assert "#E69F00" in widget.ui.leftTrustLabel.text
+    InnerEarSeg, _ = module
+    summary = InnerEarSeg.resultSummary(report, 3.0, "CPU", 10)
+    assert "left ear doubtful" in summary and "right ear not assessed" in summary
 
 
 def test_a_study_walks_a_folder_and_loads_each_case(module, tmp_path):
