@@ -1,15 +1,20 @@
 """Render the InnerEarSeg module panel (``InnerEarSeg/Resources/UI/InnerEarSeg.ui``) offscreen to a PNG.
 
 No Slicer is needed: the .ui is loaded with PySide6's ``QUiLoader`` and the CTK/qMRML classes it uses
-are replaced by look-alike stand-ins (``QUiLoader.registerCustomWidget``). The panel is then filled
-the way the module fills it after a run (a report.json from ``innerear-seg segment`` gives the
-statuses and scores; without one, an illustrative state is shown), and grabbed.
+are replaced by look-alike stand-ins (``QUiLoader.registerCustomWidget``). The panel is then filled the
+way the module fills it after a run, from that run's own files: ``report.json`` of ``innerear-seg
+segment`` (statuses, suggested scores, trust flags, device, time) and its ``--progress json`` lines (the
+log box); the structure rows come from ``InnerEarSegLib.labels``, the Model section from the model
+manifest and the Dependencies section from the packages installed where this script runs. Nothing a
+reader would type (initials, scores, comments) is filled in.
 
 Usage::
 
     pip install PySide6-Essentials      # only for this script
-    QT_QPA_PLATFORM=offscreen python scripts/render_panel.py -o Resources/Screenshots/panel.png \
-        [--report demo_output/report.json]
+    innerear-seg segment Resources/SampleData/InnerEarPhantom_ct.nrrd -o run --device cpu \
+        --progress json --no-meshes > run.jsonl
+    QT_QPA_PLATFORM=offscreen python scripts/render_panel.py --run run --progress-log run.jsonl \
+        -o Resources/Screenshots/panel.png
 """
 from __future__ import annotations
 
@@ -24,13 +29,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import Property, QFile, Qt  # noqa: E402
 from PySide6.QtGui import QFont, QPalette, QColor  # noqa: E402
 from PySide6.QtUiTools import QUiLoader  # noqa: E402
-from PySide6.QtWidgets import (QApplication, QComboBox, QDoubleSpinBox, QFrame, QHBoxLayout,  # noqa: E402
-                               QLineEdit, QSlider, QToolButton, QVBoxLayout, QWidget, QPushButton)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDoubleSpinBox, QFrame, QGridLayout,  # noqa: E402
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSlider,
+                               QToolButton, QVBoxLayout, QWidget)
 
 REPO = Path(__file__).resolve().parents[1]
 UI_PATH = REPO / "InnerEarSeg" / "Resources" / "UI" / "InnerEarSeg.ui"
-STATUS_COLORS = {"present": "#009E73", "incomplete": "#E69F00", "missing": "#D55E00", None: "#999999"}
-STRUCTURES = ("cochlea", "vestibule", "superior", "lateral", "posterior")
+sys.path[:0] = [str(REPO), str(REPO / "InnerEarSeg")]
+
+from InnerEarSegLib.labels import SIDES, STRUCTURES  # noqa: E402
+from InnerEarSegLib.review.panel import STATUS_COLORS  # noqa: E402
+from InnerEarSegMRML.dependencies import packageStatuses  # noqa: E402
+from InnerEarSegMRML.modelInfo import modelInformation, resultSummary, trustOfEar  # noqa: E402
+
+REQUIREMENTS = REPO / "InnerEarSeg" / "Resources" / "requirements.txt"
 
 
 # ------------------------------------------------------------------------------------------ stand-ins
@@ -182,67 +194,79 @@ class ctkSliderWidget(QWidget):
     pageStep = Property(float, getPageStep, setPageStep)
 
 
+class qMRMLSegmentationShow3DButton(QPushButton):
+    """Slicer's checkable "Show 3D" button of a segmentation."""
+
+    def __init__(self, parent=None):
+        super().__init__("Show 3D", parent)
+        self.setCheckable(True)
+
+
 # ------------------------------------------------------------------------------------------- filling
-ILLUSTRATIVE = {
-    "device": "cpu", "timings_s": {"total": 14.2},
-    "ears": [
-        {"side": "right", "assessment": {"likert": 1, "structures": {k: {"status": "present"} for k in STRUCTURES}}},
-        {"side": "left", "assessment": {"likert": 2, "structures": {
-            **{k: {"status": "present"} for k in STRUCTURES}, "superior": {"status": "missing"},
-            "posterior": {"status": "incomplete"}}}},
-    ],
-}
+def progress_log(lines: list[str]) -> list[str]:
+    """The log box's lines for a run's ``--progress json`` output (what InnerEarSegWidget._onProgress writes)."""
+    out = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            event = None
+        out.append(f"{event['stage']}: {event.get('message', '')}" if isinstance(event, dict) and "stage" in event
+                   else line)
+    return out
 
 
-def fill(panel: QWidget, report: dict, volume_name: str) -> None:
-    """Put the panel in the state the module shows after a finished run."""
+def fill(panel: QWidget, report: dict, log: list[str], volume_name: str) -> None:
+    """Put the panel in the state the module shows after the run that wrote `report`."""
     find = panel.findChild
     find(QComboBox, "inputVolumeSelector").addItem(volume_name)
-    out = find(QComboBox, "outputSegmentationSelector")
-    out.addItem(f"{volume_name} inner ear")
-    apply = find(QPushButton, "applyButton")
-    apply.setEnabled(True)
-    apply.setStyleSheet("QPushButton { background: #2d7fc1; color: white; border-radius: 4px; }")
+    find(QComboBox, "outputSegmentationSelector").addItem(f"{volume_name} inner ear")
+    show3d = find(QPushButton, "show3DButton")
+    show3d.setChecked(True)
+    find(QPushButton, "applyButton").setEnabled(True)
     bar = panel.findChild(QWidget, "progressBar")
     bar.setVisible(True)
     bar.setValue(100)
     bar.setFormat("done: %p%")
-    total = float(report.get("timings_s", {}).get("total", sum(report.get("timings_s", {}).values()) or 0))
+    timings = report.get("timings_s", {})
+    total = float(timings.get("total", sum(timings.values()) or 0))
     ears = report.get("ears", [])
-    panel.findChild(QWidget, "statusLabel").setText(  # the text InnerEarSegWidget._showResult writes
-        f"Done in {total:.1f} s on {str(report.get('device', 'cpu')).upper()}: {len(ears)} ear(s) found, "
-        f"{5 * len(ears)} segments.")
-    panel.findChild(QLineEdit, "readerLineEdit").setText("JL")
-    scores = {"right": 1, "left": 2}
-    for ear in ears:
-        side, assessment = ear["side"], ear.get("assessment") or {}
-        for key in STRUCTURES:
-            status = (assessment.get("structures", {}).get(key) or {}).get("status")
-            button = find(QPushButton, f"{side}_{key}Button")
-            button.setEnabled(True)
-            button.setText(status or "—")
-            button.setStyleSheet(f"QPushButton {{ background: {STATUS_COLORS.get(status, '#999999')}; color: white;"
-                                 f" font-weight: bold; border-radius: 3px; padding: 3px; }}")
-        find(QWidget, f"{side}SuggestedLabel").setText(f"<b>{assessment.get('likert', '–')}</b>")
-        find(QComboBox, f"{side}ScoreComboBox").setCurrentIndex(int(assessment.get("likert") or scores[side]))
-    find(QLineEdit, "leftCommentLineEdit").setText("superior canal not seen")
-    find(QPushButton, "saveRatingsButton").setEnabled(True)
-    panel.findChild(QWidget, "studyPathLineEdit").lineEdit.setText("/data/study_external")
-    find(QWidget, "studyProgressLabel").setText("12 of 70")
-    find(QPushButton, "previousCaseButton").setEnabled(True)
-    find(QPushButton, "nextCaseButton").setEnabled(True)
+    panel.findChild(QWidget, "statusLabel").setText(
+        resultSummary(report, total, str(report.get("device", "?")).upper(), len(ears) * len(STRUCTURES)))
+    panel.findChild(QPlainTextEdit, "logTextEdit").setPlainText("\n".join(log))
+    find(QLabel, "modelInfoLabel").setText(modelInformation(None))
+    find(QLabel, "dependenciesLabel").setText("\n".join(s.describe() for s in packageStatuses(REQUIREMENTS)))
+    grid = panel.findChild(QGridLayout, "reviewGridLayout")
+    by_side = {ear.get("side"): ear for ear in ears}
+    for row, structure in enumerate(STRUCTURES, start=1):  # as InnerEarSegWidget._buildStructureRows
+        grid.addWidget(QLabel(structure.display_name.capitalize()), row, 0)
+        for column, side in enumerate(SIDES, start=1):
+            assessment = (by_side.get(side.value) or {}).get("assessment") or {}
+            status = (assessment.get("structures", {}).get(structure.key) or {}).get("status")
+            button = QPushButton(status or "—")
+            button.setStyleSheet(f"QPushButton {{ background: {STATUS_COLORS.get(status, '#999999')}; color: white; }}")
+            grid.addWidget(button, row, column)
+    for side in SIDES:
+        ear = by_side.get(side.value) or {}
+        likert = (ear.get("assessment") or {}).get("likert")
+        find(QLabel, f"{side.value}SuggestedLabel").setText(str(likert) if likert else "–")
+        trust = trustOfEar(ear)  # as InnerEarSegWidget.showTrustFlag
+        reasons = "; ".join(trust.reasons)
+        find(QLabel, f"{side.value}TrustLabel").setText(
+            f"<b style='color:{trust.colour}'>{trust.level}</b>" + (f"<br>{reasons}" if reasons else ""))
 
 
-def render(output: Path, report: dict, *, width: int = 440, volume_name: str = "InnerEarPhantom") -> Path:
+def load_panel() -> QWidget:
+    """The .ui loaded with the stand-ins (a QApplication is made if there is none)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setStyle("Fusion")
-    font = QFont("DejaVu Sans", 9)
-    app.setFont(font)
+    app.setFont(QFont("DejaVu Sans", 9))
     palette = app.palette()
     palette.setColor(QPalette.Window, QColor("#f3f3f3"))
     app.setPalette(palette)
     loader = QUiLoader()
-    for cls in (qMRMLWidget, ctkCollapsibleButton, qMRMLNodeComboBox, ctkPathLineEdit, ctkSliderWidget):
+    for cls in (qMRMLWidget, ctkCollapsibleButton, qMRMLNodeComboBox, ctkPathLineEdit, ctkSliderWidget,
+                qMRMLSegmentationShow3DButton):
         loader.registerCustomWidget(cls)
     ui_file = QFile(str(UI_PATH))
     if not ui_file.open(QFile.ReadOnly):
@@ -251,27 +275,43 @@ def render(output: Path, report: dict, *, width: int = 440, volume_name: str = "
     ui_file.close()
     if panel is None:
         raise SystemExit(f"QUiLoader could not load {UI_PATH}: {loader.errorString()}")
+    return panel
+
+
+def render(output: Path, report: dict, log: list[str], *, width: int = 460, volume_name: str = "InnerEarPhantom",
+           expand: tuple[str, ...] = ("modelCollapsibleButton", "dependenciesCollapsibleButton")) -> QWidget:
+    """Fill the panel from a run, grab it into `output` (PNG) and return the panel."""
+    panel = load_panel()
+    fill(panel, report, log, volume_name)
     for button in panel.findChildren(ctkCollapsibleButton):
+        if button.objectName() in expand:
+            button.setCollapsed(False)
         button.finish()
-    fill(panel, report, volume_name)
     panel.setAutoFillBackground(True)
     panel.resize(width, 100)
-    panel.resize(width, panel.minimumSizeHint().height() + 8)
+    panel.layout().activate()
+    panel.resize(width, max(panel.sizeHint().height(), panel.minimumSizeHint().height()) + 8)
     panel.layout().activate()
     output.parent.mkdir(parents=True, exist_ok=True)
     if not panel.grab().save(str(output)):
         raise SystemExit(f"could not write {output}")
-    return output
+    return panel
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=REPO / "Resources" / "Screenshots" / "panel.png")
-    parser.add_argument("--report", type=Path, help="report.json of a run (default: an illustrative state)")
-    parser.add_argument("--width", type=int, default=440, help="panel width in pixels")
+    parser.add_argument("--run", type=Path, required=True, help="output folder of innerear-seg segment (report.json)")
+    parser.add_argument("--progress-log", type=Path, help="that run's --progress json standard output")
+    parser.add_argument("--width", type=int, default=460, help="panel width in pixels")
     args = parser.parse_args(argv)
-    report = json.loads(args.report.read_text()) if args.report else ILLUSTRATIVE
-    print(render(args.output, report, width=args.width))
+    report_path = args.run / "report.json"
+    if not report_path.is_file():
+        parser.error(f"{report_path} not found: run innerear-seg segment first (see --help)")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    log = progress_log(args.progress_log.read_text(encoding="utf-8").splitlines()) if args.progress_log else []
+    render(args.output, report, log, width=args.width)
+    print(args.output)
     return 0
 
 
