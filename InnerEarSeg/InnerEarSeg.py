@@ -28,8 +28,9 @@ from slicer.util import VTKObservationMixin
 from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters, defaultPythonExecutable
 from InnerEarSegLib.labels import SIDES as LIBRARY_SIDES
 from InnerEarSegLib.labels import STRUCTURES as LIBRARY_STRUCTURES
-from InnerEarSegMRML.dependencies import (DependencyError, dependenciesReady, ensureDependencies, packageStatuses,
-                                          pipInstallArguments, reinstallableRequirements)
+from InnerEarSegMRML.dependencies import (DependencyError, dependenciesReady, ensureDependencies, ensureTorch,
+                                          missingRequirements, packageStatuses, pipInstallArguments,
+                                          reinstallableRequirements)
 from InnerEarSegMRML.models import modelNodesOf
 from InnerEarSegMRML.modelInfo import modelInformation, resultSummary, trustOfEar
 from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath, sampleDataSha256
@@ -172,7 +173,7 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.ratingsFolderLineEdit.connect("currentPathChanged(QString)", self._onRatingsFolderChanged)
         self.ui.show3DButton.connect("toggled(bool)", self._onShow3DToggled)
         self.ui.checkDependenciesButton.connect("clicked()", self._showDependencies)
-        self.ui.installDependenciesButton.connect("clicked()", self._installDependencies)
+        self.ui.installDependenciesButton.connect("clicked()", lambda: self._installDependencies())
         self.ui.forceReinstallButton.connect("clicked()", self._forceReinstall)
         self.ui.progressBar.setVisible(False)
         self._buildStructureRows(slicer.util.findChild(uiWidget, "reviewGridLayout"))
@@ -284,9 +285,28 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._dependenciesReady = all(status.satisfied for status in statuses)
 
     def _installDependencies(self) -> bool:
-        """torch, then the missing packages; False (with the message shown) when something is still missing."""
+        """torch, then the missing packages; False when something is still missing (or being installed).
+
+        Slicer >= 5.11: ``pip_ensure`` (its own prompt and progress). Older Slicer: one confirmation, then pip
+        runs as a separate process whose output goes to the log box, so Slicer stays responsive.
+        """
         try:
-            ensureDependencies(REQUIREMENTS_PATH)
+            if hasattr(getattr(slicer, "packaging", None), "pip_ensure"):
+                ensureDependencies(REQUIREMENTS_PATH)
+                return True
+            ensureTorch()
+            missing = missingRequirements(REQUIREMENTS_PATH)
+            if not missing:
+                return True
+            if not slicer.util.confirmOkCancelDisplay(
+                    _("InnerEarSeg needs these Python packages, which will be downloaded and installed now:\n\n"
+                      "{packages}\n\nSlicer's own packages are not changed.").format(packages="\n".join(missing)),
+                    windowTitle=_("Install Python packages")):
+                raise DependencyError(_("Installation declined: {packages} are needed to segment.").format(
+                    packages=", ".join(missing)))
+            self._startPip(missing, force=False)
+            self._setStatus(_("Installing Python packages (see the log); click 'Segment inner ear' when done."))
+            return False
         except DependencyError as exc:
             slicer.util.errorDisplay(str(exc), windowTitle=_("InnerEarSeg: missing Python packages"))
             return False
@@ -301,10 +321,14 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                   "vtk are not touched. Restart Slicer afterwards.").format(packages="\n".join(requirements)),
                 windowTitle=_("InnerEarSeg: force reinstall")):
             return
-        command = [defaultPythonExecutable(), *pipInstallArguments(requirements, force=True)]
+        self._startPip(requirements, force=True)
+
+    def _startPip(self, requirements: list[str], *, force: bool) -> None:
+        command = [defaultPythonExecutable(), *pipInstallArguments(requirements, force=force)]
         self._appendLog(" ".join(command))
         self._pipHandle = SubprocessRunner().start(command, env=self.logic._environment())
-        self.ui.forceReinstallButton.enabled = False
+        for button in (self.ui.forceReinstallButton, self.ui.installDependenciesButton):
+            button.enabled = False
         self._timer.start()
 
     def _pollPip(self) -> None:
@@ -315,8 +339,9 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if code is None:
             return
         self._pipHandle = None
-        self.ui.forceReinstallButton.enabled = True
-        self._appendLog(handle.errorOutput()[-4000:] if code else _("Reinstall finished; restart Slicer."))
+        for button in (self.ui.forceReinstallButton, self.ui.installDependenciesButton):
+            button.enabled = True
+        self._appendLog(handle.errorOutput()[-4000:] if code else _("pip finished; restart Slicer if asked."))
         self._showDependencies()
 
     # ---- running -----------------------------------------------------------------------------------
@@ -444,8 +469,8 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             for column, side in enumerate(SIDES, start=1):
                 button = qt.QPushButton("—")
                 button.enabled = False
-                button.toolTip = _("Automatic status of the {side} {structure}; click to centre the views on it.").format(
-                    side=side, structure=STRUCTURE_NAMES[key])
+                button.toolTip = _("Automatic status of the {side} {structure}; click to centre the views on it."
+                                   ).format(side=side, structure=STRUCTURE_NAMES[key])
                 grid.addWidget(button, row, column)
                 self._statusButtons[(side, key)] = button
 

@@ -57,7 +57,8 @@ def trustOfEar(ear: dict) -> Trust:
             level = str(value.get("flag") or value.get("level") or "").lower()
             if level in TRUST_MEANINGS and level != "not assessed":
                 reasons = value.get("reasons") or ()
-                return Trust(level, tuple(str(r) for r in (reasons if isinstance(reasons, (list, tuple)) else [reasons])))
+                reasons = reasons if isinstance(reasons, (list, tuple)) else [reasons]
+                return Trust(level, tuple(str(r) for r in reasons))
     return Trust("not assessed")
 
 

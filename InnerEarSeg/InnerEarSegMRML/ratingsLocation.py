@@ -34,7 +34,8 @@ def ratingsStore(folder: str, caseReference: str) -> RatingStore:
         raise RatingsFolderError("no ratings folder: choose where the ratings are saved in Review > 'Ratings folder'.")
     path = Path(folder).expanduser()
     if path.exists() and not path.is_dir():
-        raise RatingsFolderError(f"the ratings folder '{path}' is a file; choose a folder in Review > 'Ratings folder'.")
+        raise RatingsFolderError(f"the ratings folder '{path}' is a file; choose a folder in Review > "
+                                 f"'Ratings folder'.")
     return RatingStore(path, stem=f"{case_stem(caseReference)}_ratings")
 
 

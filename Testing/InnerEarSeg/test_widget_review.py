@@ -96,6 +96,9 @@ def fake_gui_modules(monkeypatch, scene):
             self.store[key] = value
 
     qt.QTimer, qt.QSettings, qt.Qt = QTimer, QSettings, types.SimpleNamespace(WaitCursor=0)
+    qt.QApplication = types.SimpleNamespace(setOverrideCursor=lambda cursor: None, restoreOverrideCursor=lambda: None,
+                                            processEvents=lambda: None)
+    qt.QCursor = lambda shape: shape
     slm = types.ModuleType("slicer.ScriptedLoadableModule")
 
     class ScriptedLoadableModule:
@@ -124,6 +127,7 @@ def fake_gui_modules(monkeypatch, scene):
     i18n.tr, i18n.translate = (lambda text: text), (lambda context, text: text)
     app = types.SimpleNamespace(connect=lambda *a: None, setOverrideCursor=lambda c: None,
                                 restoreOverrideCursor=lambda: None, testingEnabled=lambda: True,
+                                processEvents=lambda: None,
                                 defaultScenePath=str(Path.cwd()))
     for name, module in {"qt": qt, "slicer.ScriptedLoadableModule": slm, "slicer.parameterNodeWrapper": pnw,
                          "slicer.i18n": i18n}.items():
@@ -265,3 +269,29 @@ def test_a_study_walks_a_folder_and_loads_each_case(module, tmp_path):
     widget._review.next()
     assert loaded == ["a.nrrd", "b.nrrd"] and widget.ui.studyProgressLabel.text == "2 of 2"
     assert (tmp_path / ".innerear-seg-study.json").exists()  # where to resume
+
+
+def test_a_run_writes_its_progress_and_the_process_messages_into_the_log_box(module, tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("logic_helpers", Path(__file__).with_name("test_logic.py"))
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    helpers.ensureConverterRules()
+    InnerEarSeg, scene = module
+    widget, _, _ = make_widget(module, tmp_path)
+    volume = helpers.add_volume_node(scene, helpers.small_ct())
+    runner = helpers.FakeRunner()
+    widget.logic = InnerEarSeg.InnerEarSegLogic(processRunner=runner, pythonExecutable="python", temporaryRoot=tmp_path)
+    widget._parameterNode.inputVolume, widget._dependenciesReady = volume, True
+    widget.ui.inputsCollapsibleButton = widget.ui.outputsCollapsibleButton = FakeWidget()
+    widget.ui.advancedCollapsibleButton = FakeWidget()
+    monkeypatch.setattr(InnerEarSeg, "centerViewsOn", lambda *a: None)
+    monkeypatch.setattr(slicer.util, "setSliceViewerLayers", lambda **k: None, raising=False)
+    widget.onApplyButton()
+    runner.handles[0].pending.insert(1, "WARNING: spacing is coarse")  # a line that is not progress
+    while widget._job is not None:
+        widget._onTimer()
+    log = widget.ui.logTextEdit.text
+    assert "read: read" in log and "locate: locate" in log and "WARNING: spacing is coarse" in log
+    assert widget._parameterNode.outputSegmentation is not None and "Done in" in widget.ui.statusLabel.text
