@@ -271,7 +271,8 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("The sample CT could not be loaded."), waitCursor=True):
             import SampleData
 
-            volume = SampleData.SampleDataLogic().downloadSample("InnerEarPhantom")
+            logic = SampleData.SampleDataLogic()
+            volume = logic.downloadSample("InnerEarPhantom") if logic.sourceForSampleName("InnerEarPhantom") else None
             if volume is None:  # not registered (module loaded after start-up): the shipped file itself
                 path = sampleDataPath()
                 if path is None:
