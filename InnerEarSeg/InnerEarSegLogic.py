@@ -196,7 +196,7 @@ def _declareHiddenModule(parent) -> None:
     parent.title = "InnerEarSeg logic"
     parent.categories = []
     parent.dependencies = []
-    parent.contributors = ["InnerEarSeg contributors"]
+    parent.contributors = ["The InnerEarSeg developers"]
     parent.helpText = "Qt-free logic of the Inner Ear Segmentation module; not a module by itself."
     parent.acknowledgementText = ""
     parent.hidden = True
