@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .box import BoxSpec, EarBox, array_to_box_image, make_ear_box, place_box_labels
-from .labels import STRUCTURES, Side, Structure
+from .labels import STRUCTURES, Side, Structure, to_two_ear
 from .model import default_model_path
 from .options import SegmentOptions
 from .progress import CancelToken, ProgressCallback, no_progress
@@ -144,7 +144,7 @@ def segment(
     cancel.raise_if_cancelled()
 
     with _timed("place", timings):
-        placed = place_box_labels([(box, _two_ear_values(lab, box.side)) for box, lab in zip(boxes, labels_per_ear)])
+        placed = place_box_labels([(box, to_two_ear(lab, box.side)) for box, lab in zip(boxes, labels_per_ear)])
         report("place", "labels placed in world space")
 
     ears = []
@@ -222,18 +222,12 @@ def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: 
     """Per-ear labels 0-5 on the box grid; a binary (labyrinth-only) model is split into structures geometrically."""
     from .postprocess import postprocess
 
-    labels = postprocess(probabilities, options=options.postprocess, spacing_mm=box.spec.spacing_mm)
+    classes = postprocess(probabilities, options=options.postprocess, spacing_mm=box.spec.spacing_mm)
     if manifest.is_binary:
         from .assess.split import split_labyrinth
 
-        labels = split_labyrinth(labels > 0, (box.spec.spacing_mm,) * 3)
-    return labels.astype(np.uint8)
-
-
-def _two_ear_values(labels: np.ndarray, side: Side) -> np.ndarray:
-    out = labels.astype(np.uint8).copy()
-    out[out > 0] += side.label_offset
-    return out
+        return split_labyrinth(classes > 0, (box.spec.spacing_mm,) * 3).astype(np.uint8)
+    return manifest.class_to_label()[classes]  # class index -> structure label, by class name
 
 
 def _with_meshes(ear: EarResult) -> EarResult:
