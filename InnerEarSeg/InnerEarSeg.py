@@ -26,6 +26,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 
 from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters
+from InnerEarSegLib.model.device import DEVICE_CHOICES
 from InnerEarSegMRML.dependencies import DependencyError, ensureDependencies
 from InnerEarSegMRML.paths import TERMINOLOGY_PATH, resourceFile, sampleDataPath, sampleDataSha256
 
@@ -107,7 +108,7 @@ class InnerEarSegParameterNode:
     outputSegmentation: vtkMRMLSegmentationNode
     show3D: bool = True
     createModels: bool = False
-    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    device: Annotated[str, Choice(list(DEVICE_CHOICES))] = "auto"
     gaussian: bool = True
     sigmaVoxels: Annotated[float, WithinRange(0.3, 6.0)] = 0.5  # the paper's 2.5 erases canals at 0.3 mm
     otsu: bool = True

@@ -540,6 +540,15 @@ def test_post_processing_switches_become_cli_options_and_bad_sigma_is_refused():
     assert errorSummary("") == "(the process printed no message)"
 
 
+def test_the_panels_switches_reach_the_process_as_the_librarys_options():
+    from InnerEarSegLib.cli import segment as segment_cli
+    from InnerEarSegLib.cli.main import build_parser
+
+    params = SegmentationParameters(modelPath="/m/x.safetensors", gaussian=False, sigmaVoxels=2.5, otsu=False)
+    args = build_parser().parse_args(["segment", "ct.nrrd", "-o", "out", *params.cliArguments()])
+    assert segment_cli.options_from_args(args) == params.segmentOptions()
+
+
 def test_slicers_terminology_logic_loads_the_terminology_and_reads_back_every_segment_entry():
     from InnerEarSegMRML.paths import TERMINOLOGY_PATH
 
