@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
+from ..cases import case_id_from_path
 from ..model.device import DEVICE_CHOICES, parse_device
 from ..options import DEFAULT_SIGMA_VOX, PAPER_POSTPROCESS
 from ..surface import MESH_FORMATS
@@ -52,15 +52,6 @@ def device_argument(text: str) -> str:
         return parse_device(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def case_id_from_path(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return re.sub(r"_ct$", "", name) or "case"
 
 
 def options_from_args(args):
