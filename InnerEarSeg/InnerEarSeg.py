@@ -309,13 +309,13 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.statusLabel.text = text
 
     def _showResult(self, segmentationNode, job) -> None:
-        report = job.report or {}
+        report = job.report  # an InnerEarSegLib.report.SegmentationReport, read through the schema
         p = self._parameterNode
         p.outputSegmentation = segmentationNode
         if self._review is not None and self._review.cases:
             self._studyNodes.append(segmentationNode)
-        ears = report.get("ears", [])
-        device = str(report.get("device", "?")).upper()
+        ears = report.ears
+        device = report.device.upper()
         self.ui.progressBar.setValue(100)
         self.ui.progressBar.setFormat(_("done: %p%"))
         self._setStatus(_("Done in {seconds:.1f} s on {device}: {ears} ear(s) found, {segments} segments.").format(
@@ -355,16 +355,15 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._review.changed.connect(self._onReviewChanged)
         return self._review
 
-    def _startReview(self, volumeNode, report: dict) -> None:
+    def _startReview(self, volumeNode, report) -> None:
         state = self._reviewState()
-        state.model_version = str(report.get("model", {}).get("version", ""))
+        state.model_version = report.model.version
         storage = volumeNode.GetStorageNode()
         casePath = state.case_path if state.cases else (storage.GetFileName() if storage else None)
         if not casePath:
             casePath = os.path.join(slicer.app.defaultScenePath, f"{volumeNode.GetName()}.nrrd")
         state.open_case(casePath)
-        state.set_assessments([{**ear["assessment"], "side": ear["side"]}
-                               for ear in report.get("ears", []) if ear.get("assessment")])
+        state.set_assessments([{**ear.assessment, "side": ear.side} for ear in report.ears if ear.assessment])
 
     def _onReviewChanged(self, event: str) -> None:
         state = self._review

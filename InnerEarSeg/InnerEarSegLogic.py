@@ -31,6 +31,7 @@ import slicer  # noqa: E402
 from InnerEarSegLib.errors import InnerEarSegError, InputError  # noqa: E402
 from InnerEarSegLib.model.device import parse_device  # noqa: E402
 from InnerEarSegLib.progress import Cancelled, ProgressCallback  # noqa: E402
+from InnerEarSegLib.report import SegmentationReport  # noqa: E402
 from InnerEarSegMRML.geometry import volumeNodeToImage  # noqa: E402
 from InnerEarSegMRML.importer import REPORT_ATTRIBUTE, importSegmentation  # noqa: E402, F401
 from InnerEarSegMRML.process import ProcessHandle, ProcessRunner, SubprocessRunner  # noqa: E402
@@ -117,7 +118,7 @@ class SegmentationJob:
         self.clock = clock
         self.startTime = clock()
         self.stage, self.fraction, self.message = "start", 0.0, "starting"
-        self.report: dict | None = None
+        self.report: SegmentationReport | None = None
         self.outputLines: list[str] = []
         self.finished = False
 
@@ -173,7 +174,7 @@ class SegmentationJob:
                 self.progress("import", 0.99, "creating segments and 3-D surfaces")
             node = importSegmentation(self.inputVolume, self.outputDir, self.outputSegmentation,
                                       createModels=self.createModels)
-            self.report = json.loads(node.GetAttribute(REPORT_ATTRIBUTE))
+            self.report = SegmentationReport.from_json(node.GetAttribute(REPORT_ATTRIBUTE))
             self.finished = True
             return node
         finally:

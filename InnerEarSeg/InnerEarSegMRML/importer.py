@@ -17,6 +17,7 @@ import numpy as np
 import slicer
 from InnerEarSegLib.errors import InnerEarSegError
 from InnerEarSegLib.labels import all_labels
+from InnerEarSegLib.report import read_report
 
 from .geometry import imageToOrientedImageData
 from .paths import TERMINOLOGY_PATH
@@ -48,7 +49,7 @@ def terminologyEntries(path: Path = TERMINOLOGY_PATH) -> dict[int, str]:
 
     entries = {}
     for info in all_labels():
-        typ = category["Type"][int(info.structure) - 1]
+        typ = next(t for t in category["Type"] if t["CodeMeaning"] == info.structure.terminology_name)
         modifier = next(m for m in typ["Modifier"] if m["CodeMeaning"].lower() == info.side.value)
         entries[info.value] = f"{context}~{code(category)}~{code(typ)}~{code(modifier)}~~^^~^^"
     return entries
@@ -72,7 +73,7 @@ def _readOutputs(outputDir: Path):
         if not path.is_file():
             raise ImportFailed(f"the segmentation process ended without writing '{path.name}' in '{outputDir}'; "
                                f"see the log for its messages.")
-    report = json.loads(reportPath.read_text(encoding="utf-8"))
+    report = read_report(reportPath)  # the library's schema: a missing field or a newer version is an error
     labels = sitk.ReadImage(str(labelsPath))
     values = set(np.unique(sitk.GetArrayViewFromImage(labels)).tolist()) - {0}
     unknown = values - {info.value for info in all_labels()}
@@ -151,7 +152,7 @@ def importSegmentation(inputVolume, outputDir: Path, outputSegmentation=None, *,
         outputSegmentation.CreateDefaultDisplayNodes()
         outputSegmentation.GetSegmentation().DeepCopy(built.GetSegmentation())
         outputSegmentation.SetReferenceImageGeometryParameterFromVolumeNode(inputVolume)
-        outputSegmentation.SetAttribute(REPORT_ATTRIBUTE, json.dumps(report))
+        outputSegmentation.SetAttribute(REPORT_ATTRIBUTE, report.to_json())
         parent = _placeInStudy(inputVolume, outputSegmentation)
         if not outputSegmentation.CreateClosedSurfaceRepresentation():
             raise ImportFailed("Slicer could not create the 3-D surfaces of the segments")

@@ -119,7 +119,7 @@ class FakeHandle:
         self.labels = fake_labels_for(ct)
         self.out_dir.mkdir(parents=True)
         sitk.WriteImage(self.labels, str(self.out_dir / "labels.nii.gz"))
-        report = {"case_id": "ct", "device": "cpu", "timings_s": {"total": 1.0},
+        report = {"schema_version": 1, "case_id": "ct", "device": "cpu", "timings_s": {"total": 1.0},
                   "model": {"name": "fake", "version": "0", "sha256": "0", "architecture": "unet3d"}, "ears": []}
         (self.out_dir / "report.json").write_text(json.dumps(report))
         self.code = 0

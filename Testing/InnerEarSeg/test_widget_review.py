@@ -136,11 +136,17 @@ def module(monkeypatch):
 
 
 def report_with(left_superior="missing"):
+    from InnerEarSegLib.report import SCHEMA_VERSION, SegmentationReport
+
     def ear(side, likert, superior):
-        return {"side": side, "assessment": {"side": side, "likert": likert, "structures": {
-            key: {"status": superior if key == "superior" else "present"} for key in STRUCTURES}}}
-    return {"model": {"version": "1.0.0"}, "device": "cpu",
-            "ears": [ear("right", 1, "present"), ear("left", 2, left_superior)]}
+        return {"side": side, "centre_lps_mm": [0, 0, 0], "confidence": 1.0, "source": "auto",
+                "box": {"centre_lps_mm": [0, 0, 0], "size_vox": 96, "spacing_mm": 0.3}, "structures": {},
+                "labyrinth_volume_mm3": 0.0,
+                "assessment": {"side": side, "likert": likert, "structures": {
+                    key: {"status": superior if key == "superior" else "present"} for key in STRUCTURES}}}
+    return SegmentationReport.from_dict({"schema_version": SCHEMA_VERSION, "case_id": "ct", "device": "cpu",
+                                         "model": {"name": "m", "version": "1.0.0"},
+                                         "ears": [ear("right", 1, "present"), ear("left", 2, left_superior)]})
 
 
 def make_widget(module, tmp_path):
