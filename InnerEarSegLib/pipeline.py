@@ -9,6 +9,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
@@ -18,6 +19,9 @@ from .labels import STRUCTURES, Side, Structure, to_two_ear
 from .model import default_model_path
 from .options import SegmentOptions
 from .progress import CancelToken, ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    from .model.predictor import BoxPredictor
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,8 @@ def segment(
     options : what to do (model, device, ROI, post-processing); defaults to the bundled model on ``auto``.
     progress : callback ``(stage, fraction, message)``.
     cancel : checked between stages and between ears; raises :class:`~InnerEarSegLib.progress.Cancelled`.
-    predictor : an already built predictor (skips model loading; used by benchmarks and tests).
+    predictor : an already built :class:`~InnerEarSegLib.model.predictor.BoxPredictor` (skips model
+        loading; used by benchmarks, the batch runner and tests).
 
     Returns
     -------
@@ -209,13 +214,9 @@ def _build_predictor(options: SegmentOptions):
     return build_predictor(loaded, resolve_device(options.device))
 
 
-def _predict(predictor, image, box, cancel, progress) -> np.ndarray:
-    """Run one box; predictors that report their own progress (the slow MPUNet on a CPU) get a callback."""
-    import inspect
-
-    if "progress" in inspect.signature(predictor.predict).parameters:
-        return predictor.predict(image, box, cancel=cancel, progress=progress)
-    return predictor.predict(image, box, cancel=cancel)
+def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndarray:
+    """Run one box through a predictor (the :class:`~InnerEarSegLib.model.predictor.BoxPredictor` Protocol)."""
+    return predictor.predict(image, box, cancel=cancel, progress=progress)
 
 
 def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: SegmentOptions) -> np.ndarray:
