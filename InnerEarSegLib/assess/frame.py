@@ -6,7 +6,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..box import BoxSpec, make_ear_box
-from ..labels import Side, describe_two_ear_labels, split_two_ear
+from ..labels import Side, split_two_ear
 
 #: Components further apart than this along world x belong to different ears (ears are ~60-70 mm apart).
 EAR_GAP_MM = 30.0

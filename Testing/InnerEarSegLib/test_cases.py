@@ -65,23 +65,22 @@ def test_ratings_saved_on_phantom_cts_fill_the_reader_likert_tables_of_evaluate(
     assert "| n (%) | 1 (50%) | 0 (0%) | 1 (50%) | 0 (0%) |" in md
 
 
-def test_ratings_of_other_cases_are_an_error_naming_both_sides_not_empty_tables(tmp_path, main, capsys):
+def _evaluate_one_case_with_ratings(tmp_path, main, ratings_name: str, ratings_text: str) -> int:
     ref = np.ones((4, 4, 4))
     _write(tmp_path / "ref" / "a_labels.nii.gz", ref)
     _write(tmp_path / "pred" / "a_labels.nii.gz", ref)
-    (tmp_path / "ratings.csv").write_text("case_id,side,likert\na_ct,left,2\n")
-    assert main(["evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(tmp_path / "ref"), "--ratings",
-                 str(tmp_path / "ratings.csv"), "-o", str(tmp_path / "o"), "--progress", "none"]) == 1
+    (tmp_path / ratings_name).write_text(ratings_text)
+    return main(["evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(tmp_path / "ref"), "--ratings",
+                 str(tmp_path / ratings_name), "-o", str(tmp_path / "o"), "--progress", "none"])
+
+
+def test_ratings_of_other_cases_are_an_error_naming_both_sides_not_empty_tables(tmp_path, main, capsys):
+    assert _evaluate_one_case_with_ratings(tmp_path, main, "ratings.csv", "case_id,side,likert\na_ct,left,2\n") == 1
     err = capsys.readouterr().err
     assert "none of the 1 evaluated cases (a) has a reader score" in err and "(a_ct)" in err
     assert not (tmp_path / "o").exists()
 
 
 def test_a_ratings_file_that_is_not_a_ratings_csv_is_refused_naming_the_missing_column(tmp_path, main, capsys):
-    ref = np.ones((4, 4, 4))
-    _write(tmp_path / "ref" / "a_labels.nii.gz", ref)
-    _write(tmp_path / "pred" / "a_labels.nii.gz", ref)
-    (tmp_path / "notes.txt").write_text("just some notes\nno columns here\n")
-    assert main(["evaluate", "--pred", str(tmp_path / "pred"), "--ref", str(tmp_path / "ref"), "--ratings",
-                 str(tmp_path / "notes.txt"), "-o", str(tmp_path / "o"), "--progress", "none"]) == 1
+    assert _evaluate_one_case_with_ratings(tmp_path, main, "notes.txt", "just some notes\nno columns here\n") == 1
     assert "case_id" in capsys.readouterr().err

@@ -56,7 +56,6 @@ def _per_ear_dice(result, truth: sitk.Image) -> dict[str, float]:
     p, t = sitk.GetArrayFromImage(moved), sitk.GetArrayFromImage(truth)
     out = {}
     for side in Side:
-        o = side.label_offset
         out[side.value] = dice(split_two_ear(p)[side] > 0, split_two_ear(t)[side] > 0)
     return out
 
