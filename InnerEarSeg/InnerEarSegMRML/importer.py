@@ -16,7 +16,7 @@ import numpy as np
 
 import slicer
 from InnerEarSegLib.errors import InnerEarSegError
-from InnerEarSegLib.labels import all_labels
+from InnerEarSegLib.labels import TWO_EAR_LABEL_VALUES, all_labels, describe_two_ear_labels
 from InnerEarSegLib.report import read_report
 
 from .geometry import imageToOrientedImageData
@@ -76,10 +76,10 @@ def _readOutputs(outputDir: Path):
     report = read_report(reportPath)  # the library's schema: a missing field or a newer version is an error
     labels = sitk.ReadImage(str(labelsPath))
     values = set(np.unique(sitk.GetArrayViewFromImage(labels)).tolist()) - {0}
-    unknown = values - {info.value for info in all_labels()}
+    unknown = values - TWO_EAR_LABEL_VALUES
     if unknown:
         raise ImportFailed(f"'{labelsPath.name}' holds label values {sorted(unknown)} that are not inner-ear labels "
-                           f"(expected right 1-5, left 11-15); was it written by another program?")
+                           f"(expected {describe_two_ear_labels()}); was it written by another program?")
     return labels, report
 
 
