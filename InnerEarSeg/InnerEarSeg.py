@@ -7,7 +7,6 @@ self-test. The MRML work is in ``InnerEarSegLogic.py`` (no Qt), the numerical wo
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import pathlib
@@ -28,6 +27,8 @@ from slicer.util import VTKObservationMixin
 from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters, defaultPythonExecutable
 from InnerEarSegLib.labels import SIDES as LIBRARY_SIDES
 from InnerEarSegLib.labels import STRUCTURES as LIBRARY_STRUCTURES
+from InnerEarSegLib.model.device import DEVICE_CHOICES
+from InnerEarSegLib.options import DEFAULT_SIGMA_VOX
 from InnerEarSegMRML.dependencies import (DependencyError, dependenciesReady, ensureDependencies, ensureTorch,
                                           missingRequirements, packageStatuses, pipInstallArguments,
                                           reinstallableRequirements)
@@ -118,10 +119,10 @@ class InnerEarSegParameterNode:
     outputSegmentation: vtkMRMLSegmentationNode
     show3D: bool = True  # bound by hand to the Show 3D button (a qMRMLSegmentationShow3DButton)
     createModels: bool = False
-    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    device: Annotated[str, Choice(list(DEVICE_CHOICES))] = "auto"
     gaussian: bool = True
     customSigma: bool = False  # off: the model's own sigma (its manifest / the library's default)
-    sigmaVoxels: Annotated[float, WithinRange(0.3, 6.0)] = 0.5  # used only with customSigma
+    sigmaVoxels: Annotated[float, WithinRange(0.3, 6.0)] = DEFAULT_SIGMA_VOX  # used only with customSigma
     otsu: bool = True
     removeIslands: bool = True
     modelPath: str = ""  # empty: the bundled model (bound by hand: the Path connector shows "." for empty)
@@ -443,13 +444,13 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.statusLabel.text = text
 
     def _showResult(self, segmentationNode, job) -> None:
-        report = job.report or {}
+        report = job.report  # an InnerEarSegLib.report.SegmentationReport, read through the schema
         p = self._parameterNode
         p.outputSegmentation = segmentationNode
         if self._review is not None and self._review.cases:
             self._studyNodes.append(segmentationNode)
-        ears = report.get("ears", [])
-        device = str(report.get("device", "?")).upper()
+        ears = report.ears
+        device = report.device.upper()
         self.ui.progressBar.setValue(100)
         self.ui.progressBar.setFormat(_("done: %p%"))
         self._setStatus(resultSummary(report, job.elapsedS, device, len(ears) * len(STRUCTURE_KEYS)))
@@ -507,18 +508,17 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._review.changed.connect(self._onReviewChanged)
         return self._review
 
-    def _startReview(self, volumeNode, report: dict) -> None:
+    def _startReview(self, volumeNode, report) -> None:
         state = self._reviewState()
-        state.model_version = str(report.get("model", {}).get("version", ""))
+        state.model_version = report.model.version
         state.open_case(state.case_path if state.cases else caseReference(volumeNode))
-        state.set_assessments([{**ear["assessment"], "side": ear["side"]}
-                               for ear in report.get("ears", []) if ear.get("assessment")])
-        found = {ear.get("side"): ear for ear in report.get("ears", [])}
+        state.set_assessments([{**ear.assessment, "side": ear.side} for ear in report.ears if ear.assessment])
+        found = {ear.side: ear for ear in report.ears}
         for side in SIDES:
-            self.showTrustFlag(side, found.get(side, {}))
+            self.showTrustFlag(side, found.get(side))
 
-    def showTrustFlag(self, side: str, ear: dict) -> None:
-        """Hook where the assessment's per-ear trust flag is shown (absent = "not assessed", never "plausible").
+    def showTrustFlag(self, side: str, ear) -> None:
+        """Where the per-ear trust flag is shown (no ear or no flag = "not assessed", never "plausible").
 
         A doubtful or implausible ear is written in its colour with its reasons, so it never looks normal.
         """
@@ -686,7 +686,11 @@ class InnerEarSegTest(ScriptedLoadableModuleTest):
         try:
             labels = sitk.ReadImage(str(sampleDataPath().with_name("InnerEarPhantom_labels.nrrd")))
             sitk.WriteImage(labels, str(folder / "labels.nii.gz"))
-            (folder / "report.json").write_text(json.dumps({"ears": [], "model": {"version": "reference"}}))
+            from InnerEarSegLib.report import ModelRecord, SegmentationReport
+
+            reference = SegmentationReport(case_id="sample", model=ModelRecord("reference labels", "reference"),
+                                           device="none")
+            (folder / "report.json").write_text(reference.to_json())
             logic = InnerEarSegLogic(temporaryRoot=slicer.app.temporaryPath)
             segmentation = logic.importResult(volume, folder, createModels=True)
             logic.importResult(volume, folder, segmentation, createModels=True)  # again: no duplicates
@@ -726,8 +730,10 @@ class InnerEarSegTest(ScriptedLoadableModuleTest):
             volume, device="cpu", createModels=True, progress=lambda stage, fraction, message: stages.append(stage))
         self.assertIn("predict", stages)
         self._assertTenSegments(segmentation, volume)
-        report = json.loads(segmentation.GetAttribute(REPORT_ATTRIBUTE))
-        self.assertEqual(len(report["ears"]), 2, "both ears of the phantom must be found")
+        from InnerEarSegLib.report import SegmentationReport
+
+        report = SegmentationReport.from_json(segmentation.GetAttribute(REPORT_ATTRIBUTE))
+        self.assertEqual(len(report.ears), 2, "both ears of the phantom must be found")
         self.delayDisplay("Test passed")
 
     def _assertTenSegments(self, segmentation, volume):

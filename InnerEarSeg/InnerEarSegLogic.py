@@ -29,7 +29,9 @@ _LIBRARY_ROOT = ensureLibraryImportable()
 
 import slicer  # noqa: E402
 from InnerEarSegLib.errors import InnerEarSegError, InputError  # noqa: E402
+from InnerEarSegLib.model.device import parse_device  # noqa: E402
 from InnerEarSegLib.progress import Cancelled, ProgressCallback  # noqa: E402
+from InnerEarSegLib.report import SegmentationReport  # noqa: E402
 from InnerEarSegMRML.environment import childEnvironment, startupEnvironment  # noqa: E402
 from InnerEarSegMRML.geometry import volumeNodeToImage  # noqa: E402
 from InnerEarSegMRML.importer import REPORT_ATTRIBUTE, importSegmentation  # noqa: E402, F401
@@ -38,7 +40,6 @@ from InnerEarSegMRML.ratingsTable import updateRatingsTable  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class SegmentationFailed(InnerEarSegError, RuntimeError):
@@ -66,16 +67,20 @@ class SegmentationParameters:
         if self.sigmaVoxels is not None and (not np.isfinite(self.sigmaVoxels) or self.sigmaVoxels <= 0):
             raise ValueError(f"sigmaVoxels must be a positive number of voxels, got {self.sigmaVoxels!r}")
 
+    def segmentOptions(self):
+        """These switches as the library's one options object (`InnerEarSegLib.options.SegmentOptions`)."""
+        from dataclasses import replace
+
+        from InnerEarSegLib.options import DEFAULT_POSTPROCESS, SegmentOptions
+
+        sigma = DEFAULT_POSTPROCESS.sigma_vox if self.sigmaVoxels is None else float(self.sigmaVoxels)
+        post = replace(DEFAULT_POSTPROCESS, gaussian=self.gaussian, sigma_vox=sigma, otsu=self.otsu,
+                       remove_islands=self.removeIslands)
+        return SegmentOptions(model_path=Path(self.modelPath) if self.modelPath else None, postprocess=post)
+
     def cliArguments(self) -> list[str]:
-        """The matching ``innerear-seg segment`` options."""
-        args = ["--model", str(self.modelPath)] if self.modelPath else []
-        if not self.gaussian:
-            args.append("--no-gaussian")
-        elif self.sigmaVoxels is not None:
-            args += ["--sigma", f"{self.sigmaVoxels:g}"]
-        args += [] if self.otsu else ["--no-otsu"]
-        args += [] if self.removeIslands else ["--no-islands"]
-        return args
+        """The matching ``innerear-seg segment`` options, written by `SegmentOptions.cli_arguments`."""
+        return self.segmentOptions().cli_arguments()
 
 
 def defaultPythonExecutable() -> str:
@@ -116,7 +121,7 @@ class SegmentationJob:
         self.clock = clock
         self.startTime = clock()
         self.stage, self.fraction, self.message = "start", 0.0, "starting"
-        self.report: dict | None = None
+        self.report: SegmentationReport | None = None
         self.outputLines: list[str] = []
         self.finished = False
 
@@ -172,7 +177,7 @@ class SegmentationJob:
                 self.progress("import", 0.99, "creating segments and 3-D surfaces")
             node = importSegmentation(self.inputVolume, self.outputDir, self.outputSegmentation,
                                       createModels=self.createModels, createSurfaces=self.createSurfaces)
-            self.report = json.loads(node.GetAttribute(REPORT_ATTRIBUTE))
+            self.report = SegmentationReport.from_json(node.GetAttribute(REPORT_ATTRIBUTE))
             self.finished = True
             return node
         finally:
@@ -273,8 +278,7 @@ class InnerEarSegLogic:
         """
         import SimpleITK as sitk
 
-        if device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        device = parse_device(device)  # the library's one device parser (auto, cpu, cuda, cuda:N)
         parameters = parameters or SegmentationParameters()
         image = self.validateInput(inputVolume)
         if outputSegmentation is not None and outputSegmentation.GetScene() is not inputVolume.GetScene():
@@ -302,7 +306,7 @@ class InnerEarSegLogic:
             The CT (HU). The result goes into the scene that holds it.
         outputSegmentation : vtkMRMLSegmentationNode, optional
             Replaced by the result; a new node named "<volume> inner ear" when None.
-        device : "auto", "cpu" or "cuda".
+        device : "auto", "cpu", "cuda" or "cuda:N".
         createModels : also make one model node per segment (replacing those of an earlier run into
             the same segmentation).
         show3D : build the closed surfaces now; otherwise Slicer builds them when the user shows 3-D.

@@ -13,7 +13,6 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from .imageio import atomic_directory
-from .labels import Structure
 
 SEGMENTATION_FILE = "segmentation.seg.nrrd"
 LABELS_FILE = "labels.nii.gz"
@@ -26,33 +25,11 @@ def mesh_filename(side, structure_key: str, fmt: str) -> str:
     return f"{side.value.capitalize()}_{structure_key}.{fmt}"
 
 
-def build_report(result, *, case_id: str, outputs: dict[str, object]) -> dict:
-    """The ``report.json`` content (JSON-able dict)."""
-    ears = []
-    for ear in result.ears:
-        ears.append({
-            "side": ear.side.value,
-            "centre_lps_mm": [round(float(v), 3) for v in ear.centre_lps_mm],
-            "confidence": round(float(ear.confidence), 4),
-            "source": ear.source,
-            "box": {"centre_lps_mm": [round(v, 4) for v in ear.box.centre_lps_mm],
-                    "size_vox": ear.box.spec.size_vox, "spacing_mm": ear.box.spec.spacing_mm},
-            "structures": {s.key: {"label": int(s) + ear.side.label_offset,
-                                   "volume_mm3": round(ear.volumes_mm3[s.key], 3)} for s in Structure},
-            "labyrinth_volume_mm3": round(sum(ear.volumes_mm3.values()), 3),
-            "assessment": ear.assessment.to_dict() if ear.assessment is not None else None,
-        })
-    return {
-        "case_id": case_id,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "input": result.input_info,
-        "model": result.model,
-        "device": result.device,
-        "options": result.options.to_dict(),
-        "timings_s": result.timings_s,
-        "ears": ears,
-        "outputs": outputs,
-    }
+def build_report(result, *, case_id: str, outputs: dict[str, object], timings_s: dict | None = None) -> dict:
+    """The ``report.json`` content (JSON-able dict) in the versioned schema of :mod:`InnerEarSegLib.report`."""
+    from .report import report_from_result
+
+    return report_from_result(result, case_id=case_id, outputs=outputs, timings_s=timings_s).to_dict()
 
 
 def write_outputs(result, image: sitk.Image, out_dir, *, case_id: str, mesh_format: str = "stl",
@@ -87,7 +64,6 @@ def write_outputs(result, image: sitk.Image, out_dir, *, case_id: str, mesh_form
             outputs["preview"] = PREVIEW_FILE
         timings = dict(result.timings_s)
         timings["write"] = round(time.perf_counter() - t0, 4)
-        report = build_report(result, case_id=case_id, outputs=outputs)
-        report["timings_s"] = timings
+        report = build_report(result, case_id=case_id, outputs=outputs, timings_s=timings)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return outputs

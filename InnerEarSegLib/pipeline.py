@@ -9,15 +9,19 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
 
 from .box import BoxSpec, EarBox, array_to_box_image, make_ear_box, place_box_labels
-from .labels import STRUCTURES, Side, Structure
+from .labels import STRUCTURES, Side, Structure, to_two_ear
 from .model import default_model_path
 from .options import SegmentOptions
 from .progress import CancelToken, ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    from .model.predictor import BoxPredictor
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,8 @@ def segment(
     options : what to do (model, device, ROI, post-processing); defaults to the bundled model on ``auto``.
     progress : callback ``(stage, fraction, message)``.
     cancel : checked between stages and between ears; raises :class:`~InnerEarSegLib.progress.Cancelled`.
-    predictor : an already built predictor (skips model loading; used by benchmarks and tests).
+    predictor : an already built :class:`~InnerEarSegLib.model.predictor.BoxPredictor` (skips model
+        loading; used by benchmarks, the batch runner and tests).
 
     Returns
     -------
@@ -144,7 +149,7 @@ def segment(
     cancel.raise_if_cancelled()
 
     with _timed("place", timings):
-        placed = place_box_labels([(box, _two_ear_values(lab, box.side)) for box, lab in zip(boxes, labels_per_ear)])
+        placed = place_box_labels([(box, to_two_ear(lab, box.side)) for box, lab in zip(boxes, labels_per_ear)])
         report("place", "labels placed in world space")
 
     ears = []
@@ -209,31 +214,21 @@ def _build_predictor(options: SegmentOptions):
     return build_predictor(loaded, resolve_device(options.device))
 
 
-def _predict(predictor, image, box, cancel, progress) -> np.ndarray:
-    """Run one box; predictors that report their own progress (the slow MPUNet on a CPU) get a callback."""
-    import inspect
-
-    if "progress" in inspect.signature(predictor.predict).parameters:
-        return predictor.predict(image, box, cancel=cancel, progress=progress)
-    return predictor.predict(image, box, cancel=cancel)
+def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndarray:
+    """Run one box through a predictor (the :class:`~InnerEarSegLib.model.predictor.BoxPredictor` Protocol)."""
+    return predictor.predict(image, box, cancel=cancel, progress=progress)
 
 
 def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: SegmentOptions) -> np.ndarray:
     """Per-ear labels 0-5 on the box grid; a binary (labyrinth-only) model is split into structures geometrically."""
     from .postprocess import postprocess
 
-    labels = postprocess(probabilities, options=options.postprocess, spacing_mm=box.spec.spacing_mm)
+    classes = postprocess(probabilities, options=options.postprocess, spacing_mm=box.spec.spacing_mm)
     if manifest.is_binary:
         from .assess.split import split_labyrinth
 
-        labels = split_labyrinth(labels > 0, (box.spec.spacing_mm,) * 3)
-    return labels.astype(np.uint8)
-
-
-def _two_ear_values(labels: np.ndarray, side: Side) -> np.ndarray:
-    out = labels.astype(np.uint8).copy()
-    out[out > 0] += side.label_offset
-    return out
+        return split_labyrinth(classes > 0, (box.spec.spacing_mm,) * 3).astype(np.uint8)
+    return manifest.class_to_label()[classes]  # class index -> structure label, by class name
 
 
 def _with_meshes(ear: EarResult) -> EarResult:

@@ -9,16 +9,16 @@ from .labels import all_labels
 
 
 def label_image_to_segmentation(label_image: sitk.Image, *, terminology: dict[int, str] | None = None) -> dict:
-    """A slicerio segmentation dict: one segment per two-ear label (all ten, even when empty), one layer.
+    """A slicerio segmentation dict: one segment per two-ear label (every label of the catalogue, even when empty), one layer.
 
-    Segment IDs are stable (``Right_cochlea`` ...), label values equal the two-ear values (1-5, 11-15), so
+    Segment IDs are stable (``Right_cochlea`` ...), label values equal the two-ear values (:func:`~InnerEarSegLib.labels.label_value`), so
     reading the file back with any NRRD reader gives the same label map.
     """
     labels_zyx = sitk.GetArrayFromImage(label_image).astype(np.uint8)
     segments = []
     for info in all_labels():
         seg = {
-            "id": info.name.replace(" ", "_"),
+            "id": info.segment_id,
             "name": info.name,
             "color": [round(c, 4) for c in info.color_rgb],
             "labelValue": info.value,

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from .box import BoxSpec
-from .labels import STRUCTURES, Side
+from .labels import BACKGROUND_CLASS, CANALS, STRUCTURES, Side
 from .model.intensity import DEFAULT_NORMALISATION, normalise_hu
 from .model.package import LoadedModel, ModelManifest, save_model_package
 from .model.unet3d import UNet3D, UNet3DParams
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 TRAIN_SEED_START = 100_000
 VALIDATION_SEED_START = 90_000
 VALIDATION_SEED_STOP = 90_100
-CLASS_NAMES = ("background",) + tuple(s.key for s in STRUCTURES)
+CLASS_NAMES = (BACKGROUND_CLASS,) + tuple(s.key for s in STRUCTURES)
 
 
 class SampleSource(Protocol):
@@ -171,8 +171,8 @@ class TrainConfig:
     @property
     def class_weights(self) -> tuple[float, ...]:
         """Cross-entropy weight per class: 1 for background, cochlea and vestibule, `canal_weight` for the canals."""
-        return tuple(self.canal_weight if name in ("superior", "lateral", "posterior") else 1.0
-                     for name in CLASS_NAMES)
+        canals = {s.key for s in CANALS}
+        return tuple(self.canal_weight if name in canals else 1.0 for name in CLASS_NAMES)
 
     @property
     def validation_seeds(self) -> list[int]:
@@ -357,16 +357,12 @@ def dice_ce_loss(logits: torch.Tensor, target: torch.Tensor,
     return ce + (1.0 - dice.mean())
 
 
-def dice_per_structure(pred: np.ndarray, truth: np.ndarray, n_classes: int = 6) -> dict[str, float]:
+def dice_per_structure(pred: np.ndarray, truth: np.ndarray, n_classes: int = len(CLASS_NAMES)) -> dict[str, float]:
     """Dice per structure key (NaN where the structure is absent in both) and for the whole labyrinth."""
-    out = {}
-    for value in range(1, n_classes):
-        p, t = pred == value, truth == value
-        denom = p.sum() + t.sum()
-        out[CLASS_NAMES[value]] = float(2 * (p & t).sum() / denom) if denom else float("nan")
-    p, t = pred > 0, truth > 0
-    denom = p.sum() + t.sum()
-    out["labyrinth"] = float(2 * (p & t).sum() / denom) if denom else float("nan")
+    from .evaluate.metrics import dice
+
+    out = {CLASS_NAMES[value]: dice(pred == value, truth == value) for value in range(1, n_classes)}
+    out["labyrinth"] = dice(pred > 0, truth > 0)
     return out
 
 

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
-from InnerEarSegLib.labels import Side, Structure
+from InnerEarSegLib.labels import CANALS, STRUCTURE_KEYS, Side, Structure
 from InnerEarSegLib.phantom import generate, generate_roi, measure
 from InnerEarSegLib.phantom.io import case_id, write_case
 
@@ -64,14 +64,14 @@ def bench_full(runs: int) -> dict:
 
 def measure_ears(n: int) -> dict:
     sp = (0.3, 0.3, 0.3)
-    rows = {k: [] for k in ("labyrinth", "cochlea", "vestibule", "superior", "lateral", "posterior", "turns",
-                            "r_superior", "r_lateral", "r_posterior", "angle", "loops_ok")}
+    volume_keys = ("labyrinth", *STRUCTURE_KEYS)
+    rows = {k: [] for k in (*volume_keys, "turns", *(f"r_{c.key}" for c in CANALS), "angle", "loops_ok")}
     for k in range(n):
         side = Side.LEFT if k % 2 else Side.RIGHT
         _, lab, _ = generate_roi(300 + k, side)
         lab = sitk.GetArrayFromImage(lab)
         vol = measure.volumes_mm3(lab, sp)
-        for key in ("labyrinth", "cochlea", "vestibule", "superior", "lateral", "posterior"):
+        for key in volume_keys:
             rows[key].append(vol[key])
         rows["turns"].append(measure.cochlear_turns(lab, sp))
         normals = {}

@@ -34,7 +34,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from InnerEarSegLib.evaluate.metrics import dice
-from InnerEarSegLib.labels import STRUCTURES, Side
+from InnerEarSegLib.labels import STRUCTURES, Side, split_two_ear
 from InnerEarSegLib.options import SegmentOptions
 from InnerEarSegLib.phantom.generate import generate, labels_on_grid
 from InnerEarSegLib.pipeline import segment
@@ -58,11 +58,12 @@ def _extent_mask(ct: sitk.Image, reference: sitk.Image) -> np.ndarray:
                                                 sitk.sitkUInt8)) > 0
 
 
-def _dice_row(row: dict, suffix: str, p: np.ndarray, t: np.ndarray, off: int, present: dict) -> None:
-    row[f"labyrinth_dice{suffix}"] = dice((p > off) & (p <= off + 5), (t > off) & (t <= off + 5))
+def _dice_row(row: dict, suffix: str, p: np.ndarray, t: np.ndarray, side: Side, present: dict) -> None:
+    p, t = split_two_ear(p)[side], split_two_ear(t)[side]
+    row[f"labyrinth_dice{suffix}"] = dice(p > 0, t > 0)
     for s in STRUCTURES:
         missing = present.get(s.key, "present") == "missing"  # no reference structure to overlap
-        row[f"{s.key}_dice{suffix}"] = None if missing else dice(p == off + s, t == off + s)
+        row[f"{s.key}_dice{suffix}"] = None if missing else dice(p == s, t == s)
 
 
 def evaluate_case(index: int, predictor, options: SegmentOptions) -> dict:
@@ -90,7 +91,6 @@ def evaluate_case(index: int, predictor, options: SegmentOptions) -> dict:
         found = [e for e in result.ears if e.side is side]
         err = (float(np.linalg.norm(np.subtract(found[0].centre_lps_mm, ear_meta["labyrinth_centre_lps_mm"])))
                if found else None)
-        off = side.label_offset
         row = {"case": f"case{seed}", "seed": seed, "protocol": protocol, "side": side.value,
                "spacing_mm": [round(s, 3) for s in ct.GetSpacing()],
                "pathologies": [pp["name"] if isinstance(pp, dict) else pp for pp in ear_meta.get("pathologies", [])],
@@ -98,10 +98,10 @@ def evaluate_case(index: int, predictor, options: SegmentOptions) -> dict:
                "true_likert": ear_meta.get("likert"),
                "suggested_likert": found[0].assessment.likert if found and found[0].assessment else None}
         present = ear_meta["structures_present"]
-        _dice_row(row, "_model_grid", own, exact, off, present)
+        _dice_row(row, "_model_grid", own, exact, side, present)
         for suffix, p in regridded.items():
-            _dice_row(row, suffix, p, t, off, present)
-        _dice_row(row, "_ceiling", exact_on_ct, t, off, present)
+            _dice_row(row, suffix, p, t, side, present)
+        _dice_row(row, "_ceiling", exact_on_ct, t, side, present)
         row["found"] = bool(found) and row["labyrinth_dice"] >= 0.5
         ears.append(row)
     return {"seconds": seconds, "ears": ears, "n_found": len(result.ears)}

@@ -1,6 +1,7 @@
 """Volume nodes (RAS) <-> SimpleITK images (LPS) <-> ``vtkOrientedImageData`` (RAS), voxel for voxel.
 
-The only place where the module converts between Slicer's RAS world and the library's LPS world.
+The module's conversions between Slicer's RAS world and the library's LPS world all go through
+`InnerEarSegLib.geometry` (the one place that knows how the two differ).
 """
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from vtk.util import numpy_support
 
 import slicer
 from InnerEarSegLib.errors import InputError
-
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])  # its own inverse
+from InnerEarSegLib.geometry import ijk_to_ras_matrix, ras_to_lps_matrix
 
 
 def ijkToWorldMatrix(volumeNode) -> np.ndarray:
@@ -59,7 +59,7 @@ def volumeNodeToImage(volumeNode):
                          f"(a colour or vector image); select the CT volume itself.")
     dims = imageData.GetDimensions()  # (i, j, k)
     voxels = numpy_support.vtk_to_numpy(imageData.GetPointData().GetScalars()).reshape(dims[::-1])
-    matrix = _LPS_TO_RAS @ ijkToWorldMatrix(volumeNode)[:3]  # LPS = matrix @ (i, j, k, 1)
+    matrix = ras_to_lps_matrix(ijkToWorldMatrix(volumeNode))[:3]  # LPS = matrix @ (i, j, k, 1)
     spacing = np.linalg.norm(matrix[:, :3], axis=0)
     if np.any(spacing <= 0):
         raise InputError(f"volume '{name}' has a zero voxel spacing {tuple(spacing)}; fix its geometry "
@@ -81,14 +81,15 @@ def imageToOrientedImageData(image, scalarType: int = vtk.VTK_UNSIGNED_CHAR):
     oriented.AllocateScalars(scalarType, 1)
     target = numpy_support.vtk_to_numpy(oriented.GetPointData().GetScalars())
     target[:] = voxels.ravel()
-    direction = _LPS_TO_RAS @ np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    ijkToRas = ijk_to_ras_matrix(image)
+    direction = ijkToRas[:3, :3] / np.asarray(image.GetSpacing(), dtype=float)
     matrix = vtk.vtkMatrix4x4()
     for r in range(3):
         for c in range(3):
             matrix.SetElement(r, c, float(direction[r, c]))
     oriented.SetDirectionMatrix(matrix)
     oriented.SetSpacing(*(float(s) for s in image.GetSpacing()))
-    oriented.SetOrigin(*(float(v) for v in _LPS_TO_RAS @ np.asarray(image.GetOrigin(), dtype=float)))
+    oriented.SetOrigin(*(float(v) for v in ijkToRas[:3, 3]))
     return oriented
 
 

@@ -16,7 +16,8 @@ import numpy as np
 
 import slicer
 from InnerEarSegLib.errors import InnerEarSegError
-from InnerEarSegLib.labels import all_labels
+from InnerEarSegLib.labels import TWO_EAR_LABEL_VALUES, all_labels, describe_two_ear_labels
+from InnerEarSegLib.report import read_report
 
 from .geometry import imageToOrientedImageData
 from .models import exportModels
@@ -49,7 +50,7 @@ def terminologyEntries(path: Path = TERMINOLOGY_PATH) -> dict[int, str]:
 
     entries = {}
     for info in all_labels():
-        typ = category["Type"][int(info.structure) - 1]
+        typ = next(t for t in category["Type"] if t["CodeMeaning"] == info.structure.terminology_name)
         modifier = next(m for m in typ["Modifier"] if m["CodeMeaning"].lower() == info.side.value)
         entries[info.value] = f"{context}~{code(category)}~{code(typ)}~{code(modifier)}~~^^~^^"
     return entries
@@ -73,13 +74,13 @@ def _readOutputs(outputDir: Path):
         if not path.is_file():
             raise ImportFailed(f"the segmentation process ended without writing '{path.name}' in '{outputDir}'; "
                                f"see the log for its messages.")
-    report = json.loads(reportPath.read_text(encoding="utf-8"))
+    report = read_report(reportPath)  # the library's schema: a missing field or a newer version is an error
     labels = sitk.ReadImage(str(labelsPath))
     values = set(np.unique(sitk.GetArrayViewFromImage(labels)).tolist()) - {0}
-    unknown = values - {info.value for info in all_labels()}
+    unknown = values - TWO_EAR_LABEL_VALUES
     if unknown:
         raise ImportFailed(f"'{labelsPath.name}' holds label values {sorted(unknown)} that are not inner-ear labels "
-                           f"(expected right 1-5, left 11-15); was it written by another program?")
+                           f"(expected {describe_two_ear_labels()}); was it written by another program?")
     return labels, report
 
 
@@ -156,7 +157,7 @@ def importSegmentation(inputVolume, outputDir: Path, outputSegmentation=None, *,
         outputSegmentation.CreateDefaultDisplayNodes()
         outputSegmentation.GetSegmentation().DeepCopy(built.GetSegmentation())
         outputSegmentation.SetReferenceImageGeometryParameterFromVolumeNode(inputVolume)
-        outputSegmentation.SetAttribute(REPORT_ATTRIBUTE, json.dumps(report))
+        outputSegmentation.SetAttribute(REPORT_ATTRIBUTE, report.to_json())
         parent = _placeInStudy(inputVolume, outputSegmentation)
         if createSurfaces or createModels:
             if not outputSegmentation.CreateClosedSurfaceRepresentation():

@@ -43,12 +43,17 @@ class Trust:
         return self.level == "plausible"
 
 
-def trustOfEar(ear: dict) -> Trust:
-    """The trust flag of a report's ear entry, read defensively (absent or malformed = "not assessed").
+def trustOfEar(ear) -> Trust:
+    """The trust flag of a report's ear (an ``InnerEarSegLib.report.EarRecord``, its dict, or None), read
+    defensively: absent or malformed = "not assessed", never "plausible".
 
-    Accepts ``{"trust": "doubtful"}`` or ``{"trust": {"flag"|"level": ..., "reasons": [...]}}``, at the ear
-    level or inside its ``assessment``.
+    Accepts ``trust = "doubtful"`` or ``trust = {"flag"|"level": ..., "reasons": [...]}``, at the ear level
+    or inside its ``assessment``.
     """
+    if ear is None:
+        return Trust("not assessed")
+    if not isinstance(ear, dict):  # a report record
+        ear = {"trust": ear.trust, "assessment": ear.assessment}
     for holder in (ear, ear.get("assessment") or {}):
         value = holder.get("trust") if isinstance(holder, dict) else None
         if isinstance(value, str):
@@ -98,11 +103,12 @@ def modelInformation(modelPath: str | None = None) -> str:
     return "<br>".join(lines)
 
 
-def resultSummary(report: dict, elapsedS: float, device: str, segments: int) -> str:
-    """The status line after a run; an ear whose trust flag is not "plausible" is named in it."""
-    ears = report.get("ears", [])
+def resultSummary(report, elapsedS: float, device: str, segments: int) -> str:
+    """The status line after a run (`report`: an ``InnerEarSegLib.report.SegmentationReport``); an ear whose
+    trust flag is not "plausible" is named in it."""
+    ears = report.ears
     text = f"Done in {elapsedS:.1f} s on {device}: {len(ears)} ear(s) found, {segments} segments."
-    flagged = [(ear.get("side", "?"), trustOfEar(ear)) for ear in ears]
+    flagged = [(ear.side, trustOfEar(ear)) for ear in ears]
     flagged = [f"{side} ear {trust.level}" for side, trust in flagged if not trust.isNormal]
     if flagged:
         text += " Check before use: " + ", ".join(flagged) + "."

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from InnerEarSegLib.review.ratings import RatingStore, case_stem
+from InnerEarSegLib.cases import case_id_from_path
+from InnerEarSegLib.review.ratings import RatingStore
 
 
 class RatingsFolderError(ValueError):
@@ -36,7 +37,7 @@ def ratingsStore(folder: str, caseReference: str) -> RatingStore:
     if path.exists() and not path.is_dir():
         raise RatingsFolderError(f"the ratings folder '{path}' is a file; choose a folder in Review > "
                                  f"'Ratings folder'.")
-    return RatingStore(path, stem=f"{case_stem(caseReference)}_ratings")
+    return RatingStore(path, stem=f"{case_id_from_path(caseReference)}_ratings")
 
 
 class _NoFolderStore:

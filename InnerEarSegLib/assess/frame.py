@@ -6,7 +6,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..box import BoxSpec, make_ear_box
-from ..labels import Side
+from ..labels import Side, split_two_ear
 
 #: Components further apart than this along world x belong to different ears (ears are ~60-70 mm apart).
 EAR_GAP_MM = 30.0
@@ -34,25 +34,24 @@ def _centroid_lps_mm(image: sitk.Image, mask_zyx: np.ndarray) -> np.ndarray:
 
 def ear_masks_from_image(image: sitk.Image, *, binary: bool = False,
                          side: Side | str | None = None) -> list[tuple[Side, sitk.Image]]:
-    """Split a label image into one per-ear label image (values 0-5, or 0/1 for binary) per ear found.
+    """Split a label image into one per-ear label image (structure values, or 0/1 for binary) per ear found.
 
     Raises
     ------
     ValueError
-        If the image holds no labels, or labels other than 0-5 and 11-15 (without ``binary``).
+        If the image holds no labels, or values that are not two-ear labels (without ``binary``; see
+        :func:`~InnerEarSegLib.labels.describe_two_ear_labels`).
     """
     arr = sitk.GetArrayFromImage(image)
     if not arr.any():
         raise ValueError("the label image is empty: no ear to assess")
     forced = None if side is None else Side(side)
     if not binary:
-        values = np.unique(arr)
-        bad = [int(v) for v in values if v not in (0, 1, 2, 3, 4, 5, 11, 12, 13, 14, 15)]
-        if bad:
-            raise ValueError(f"label image holds values {bad[:5]}; expected 1-5 (right ear) and 11-15 (left "
-                             "ear), or pass binary=True (--binary) for a labyrinth mask")
-        right = np.where((arr >= 1) & (arr <= 5), arr, 0)
-        left = np.where(arr >= 11, arr - 10, 0)
+        try:
+            per_side = split_two_ear(arr)
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or pass binary=True (--binary) for a labyrinth mask") from None
+        right, left = per_side[Side.RIGHT], per_side[Side.LEFT]
         if forced is not None:
             return [(forced, _with_array(right + left, image))]
         return [(s, _with_array(a, image)) for s, a in ((Side.RIGHT, right), (Side.LEFT, left)) if a.any()]

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..labels import STRUCTURES, describe_two_ear_labels
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -13,10 +15,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Check each ear's cochlea, vestibule and three canals (volume, loop closure through the "
                     "vestibule, cochlear turns, fragments) and suggest the seed paper's Likert score: 1 complete, "
                     "2 one structure lost, 3 two lost, 4 three or more lost or disorganised.")
-    p.add_argument("labelmap", metavar="LABELMAP", help="label image (NIfTI/NRRD/MHA): right ear 1-5, left 11-15, "
+    p.add_argument("labelmap", metavar="LABELMAP", help=f"label image (NIfTI/NRRD/MHA): {describe_two_ear_labels()}, "
                    "or a binary labyrinth mask with --binary")
     p.add_argument("--binary", action="store_true", help="the map is a binary labyrinth mask: split it into the "
-                   "five structures geometrically first")
+                   f"{len(STRUCTURES)} structures geometrically first")
     p.add_argument("--side", choices=("left", "right"), help="side of a single-ear map (default: from the labels "
                    "or the grid)")
     p.add_argument("--json", action="store_true", help="print JSON for programs instead of a table")

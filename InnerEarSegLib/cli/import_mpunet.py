@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..labels import BACKGROUND_CLASS
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -18,7 +20,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name (default: mpunet-<project folder name>)")
     p.add_argument("--model-version", default="1", help="version string stored in the manifest (default 1)")
     p.add_argument("--labels", metavar="NAME,NAME,...",
-                   help="class names after background, comma-separated (default for 2 classes: labyrinth)")
+                   help="class names after background in the project's class order, comma-separated: structure "
+                        "keys (cochlea, vestibule, superior, lateral, posterior; mapped by name) or, for 2 classes, "
+                        "any name of the labyrinth (default: labyrinth)")
     p.add_argument("--sum-fusion", action="store_true",
                    help="sum the views instead of using the learned fusion weights (mpunet --sum_fusion)")
     p.add_argument("--sampling-centre", choices=("box", "image"), default="box",
@@ -34,7 +38,7 @@ def parse_labels(text: str | None) -> dict[int, str] | None:
     names = [n.strip() for n in text.split(",")]
     if any(not n for n in names):
         raise argparse.ArgumentTypeError(f"--labels must be comma-separated non-empty names, got {text!r}")
-    return {0: "background", **{i + 1: n for i, n in enumerate(names)}}
+    return {0: BACKGROUND_CLASS, **{i + 1: n for i, n in enumerate(names)}}
 
 
 def run(args: argparse.Namespace) -> int:

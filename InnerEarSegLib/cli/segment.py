@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
+from ..cases import case_id_from_path
+from ..model.device import DEVICE_CHOICES, parse_device
+from ..options import DEFAULT_SIGMA_VOX, PAPER_POSTPROCESS
+from ..surface import MESH_FORMATS
 from .progress_display import ProgressPrinter, add_progress_argument
 
 
@@ -20,7 +23,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="ear centre in LPS world mm instead of automatic location (repeat for both ears)")
     p.add_argument("--roi-side", choices=("left", "right"), action="append",
                    help="side of each --roi-center (default: from the image mid-line)")
-    p.add_argument("--mesh-format", choices=("stl", "obj", "ply", "vtp"), default="stl")
+    p.add_argument("--mesh-format", choices=MESH_FORMATS, default=MESH_FORMATS[0],
+                   help=f"file format of the meshes (default {MESH_FORMATS[0]})")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
     p.add_argument("--preview", action="store_true", help="write preview.png")
     p.add_argument("--case-id", help="case identifier for the report (default: input file name)")
@@ -32,25 +36,29 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``segment`` and ``bench``: model, device and post-processing switches."""
     p.add_argument("--model", type=Path, metavar="PATH", help="model package (.safetensors + .json); default: bundled")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", type=device_argument, default="auto", metavar="DEVICE",
+                   help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default auto: CUDA when available, else the CPU)")
     p.add_argument("--no-gaussian", action="store_true", help="skip the 3-D Gaussian of the post-processing")
     p.add_argument("--sigma", type=float, default=None, metavar="VOXELS",
-                   help="Gaussian sigma in voxels of the 0.3 mm model grid (default 0.5; the seed paper's 2.5 "
-                        "erases the semicircular canals on this grid)")
+                   help=f"Gaussian sigma in voxels of the model grid (default {DEFAULT_SIGMA_VOX:g}; the seed paper's "
+                        f"{PAPER_POSTPROCESS.sigma_vox:g} erases the semicircular canals on a 0.3 mm grid)")
     p.add_argument("--no-otsu", action="store_true", help="foreground = argmax instead of Otsu on the filtered map")
     p.add_argument("--no-islands", action="store_true", help="keep small islands")
 
 
-def case_id_from_path(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return re.sub(r"_ct$", "", name) or "case"
+def device_argument(text: str) -> str:
+    """argparse type of ``--device``: the library's one device parser."""
+    try:
+        return parse_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def options_from_args(args):
+    """The :class:`~InnerEarSegLib.options.SegmentOptions` of parsed ``segment``/``bench`` arguments.
+
+    The inverse of :meth:`SegmentOptions.cli_arguments` (a test holds the round trip).
+    """
     from dataclasses import replace
 
     from ..labels import Side
@@ -74,8 +82,7 @@ def options_from_args(args):
         raise SystemExit("innerear-seg segment: error: give one --roi-side per --roi-center (or none)")
     roi = tuple(RoiHint(tuple(c), Side(sides[i]) if sides else None) for i, c in enumerate(centres))
     return SegmentOptions(model_path=args.model, device=args.device, roi=roi, postprocess=post,
-                          meshes=not getattr(args, "no_meshes", False),
-                          mesh_format=getattr(args, "mesh_format", "stl"))
+                          meshes=not getattr(args, "no_meshes", False))
 
 
 def run(args) -> int:
@@ -91,7 +98,7 @@ def run(args) -> int:
     result = segment(image, options, progress=printer)
     result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
     case_id = args.case_id or case_id_from_path(args.input)
-    outputs = write_outputs(result, image, args.out, case_id=case_id, mesh_format=options.mesh_format,
+    outputs = write_outputs(result, image, args.out, case_id=case_id, mesh_format=args.mesh_format,
                             preview=args.preview)
     message = f"wrote {len(outputs)} outputs to {args.out}"
     if args.progress == "json":

@@ -14,14 +14,14 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry import spacing_zyx_mm as _spacing
-from ..labels import STRUCTURES
+from ..labels import STRUCTURES, split_two_ear
 
 
 @dataclass(frozen=True)
 class OverlapMetrics:
     """Dice (0-1), 95 % Hausdorff and mean surface distance (mm) of one structure.
 
-    Distances are NaN when either mask is empty (Dice is then 0, or 1 if both are empty).
+    Distances are NaN when either mask is empty (Dice is then 0, or NaN if both are empty: :func:`dice`).
     """
 
     dice: float
@@ -37,10 +37,19 @@ class OverlapMetrics:
 
 
 def dice(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Dice similarity coefficient of two boolean masks (1.0 when both are empty)."""
+    """Dice similarity coefficient of two boolean masks, 0-1; NaN when both masks are empty.
+
+    The project's one Dice. Two empty masks have no overlap to measure: the score is undefined and
+    returned as NaN, so that means over cases (``np.nanmean``) skip it instead of counting a
+    perfect score for a structure that is absent from both (a missing canal in a pathology case).
+    An empty prediction against a non-empty reference (or the reverse) scores 0.
+
+    >>> dice(np.ones(4, bool), np.array([1, 1, 0, 0], bool))
+    0.6666666666666666
+    """
     p, r = np.asarray(pred, bool), np.asarray(ref, bool)
-    total = p.sum() + r.sum()
-    return 1.0 if total == 0 else float(2.0 * np.logical_and(p, r).sum() / total)
+    total = int(p.sum()) + int(r.sum())
+    return float("nan") if total == 0 else float(2.0 * np.logical_and(p, r).sum() / total)
 
 
 def surface(mask: np.ndarray) -> np.ndarray:
@@ -99,15 +108,22 @@ def case_metrics(pred_labels: np.ndarray, ref_labels: np.ndarray, spacing_mm, *,
                  per_structure: bool = True) -> dict:
     """Metrics of the labyrinth (any non-zero label) and of each structure present in the reference.
 
-    Two-ear maps (1-5, 11-15) are compared per structure over both ears together (label modulo 10).
+    Two-ear maps are compared per structure over both ears together (each side's label of a structure
+    counts as that structure, :func:`~InnerEarSegLib.labels.split_two_ear`).
     Returns ``{"labyrinth": OverlapMetrics, "cochlea": ..., ...}``; structures are only evaluated when
     the reference has per-structure labels (more than one structure value).
     """
     pred, ref = np.asarray(pred_labels), np.asarray(ref_labels)
     out = {"labyrinth": overlap_metrics(pred > 0, ref > 0, spacing_mm)}
-    ref_struct = np.where(ref > 10, ref - 10, ref)
+    ref_struct = _per_structure(ref)
     if per_structure and len(np.setdiff1d(np.unique(ref_struct), [0])) > 1:
-        pred_struct = np.where(pred > 10, pred - 10, pred)
+        pred_struct = _per_structure(pred)
         for s in STRUCTURES:
             out[s.key] = overlap_metrics(pred_struct == s, ref_struct == s, spacing_mm)
     return out
+
+
+def _per_structure(labels: np.ndarray) -> np.ndarray:
+    """Two-ear labels -> structure values with both ears merged (0 = background)."""
+    ears = split_two_ear(labels)
+    return sum(ears.values()).astype(np.uint8)

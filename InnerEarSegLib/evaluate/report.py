@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..labels import STRUCTURE_KEYS
 from ..review.ratings import default_file_mode, write_text_atomic
 from .study import LikertAnalysis
 
@@ -112,8 +113,7 @@ def markdown_report(rows, subgroup_rows, likert: LikertAnalysis, plots: dict[str
     lines.append("| n (%) | " + " | ".join(f"{lv[k]['n']} ({lv[k]['percent']:.0f}%)" for k in (1, 2, 3, 4))
                  + f" | {_fmt(likert.rho)} | {_fmt(likert.p_value, 4)} |")
     lines.append("| Mean DSC | " + " | ".join(_fmt(lv[k]["mean_dice"]) for k in (1, 2, 3, 4)) + " | | |")
-    keys = [k for k in ("labyrinth", "cochlea", "vestibule", "superior", "lateral", "posterior")
-            if rows and f"{k}_dice" in rows[0]]
+    keys = [k for k in ("labyrinth", *STRUCTURE_KEYS) if rows and f"{k}_dice" in rows[0]]
     lines += ["", "## Per case", "", "| case | likert | " + " | ".join(f"{k} Dice" for k in keys)
               + " | HD95 (mm) | MSD (mm) |", "|---" * (len(keys) + 4) + "|"]
     for r in rows:

@@ -40,10 +40,36 @@ def _reader_likert(ratings_csv) -> dict[str, int]:
     from ..review.ratings import read_ratings_csv
 
     worst: dict[str, int] = {}
-    for rec in read_ratings_csv(ratings_csv):
+    try:
+        records = read_ratings_csv(ratings_csv)
+    except KeyError as exc:
+        raise ValueError(f"{str(ratings_csv)!r} is not a ratings CSV: it has no {exc.args[0]!r} column (a ratings "
+                         "file has at least case_id, side, likert)") from None
+    for rec in records:
         if rec.likert is not None:
             worst[rec.case_id] = max(worst.get(rec.case_id, 0), rec.likert)
     return worst
+
+
+def join_reader_likert(case_ids: list[str], reader: dict[str, int], ratings_csv) -> dict[str, int]:
+    """The reader's score of each evaluated case; cases and ratings are joined by the one case id.
+
+    Raises
+    ------
+    ValueError : when no evaluated case has a rating (Tables 4-5 would be empty): names both sides.
+    """
+    joined = {cid: reader[cid] for cid in case_ids if cid in reader}
+    if not joined:
+        raise ValueError(f"none of the {len(case_ids)} evaluated cases ({', '.join(case_ids[:5])}"
+                         f"{', ...' if len(case_ids) > 5 else ''}) has a reader score in {str(ratings_csv)!r}, "
+                         f"which scores {len(reader)} case(s) ({', '.join(sorted(reader)[:5]) or 'none'}); "
+                         "the reader-Likert tables would be empty. Case ids come from file names "
+                         "(InnerEarSegLib.cases.case_id_from_path): check that the ratings belong to these cases")
+    unrated = [cid for cid in case_ids if cid not in joined]
+    if unrated:
+        log.warning("%d of %d cases have no reader score in %s and are left out of the Likert tables: %s",
+                    len(unrated), len(case_ids), ratings_csv, ", ".join(unrated))
+    return joined
 
 
 def run_study(pred_dir, ref_dir, out_dir, *, ratings_csv=None, groups_csv=None, auto_likert: bool = True,
@@ -56,6 +82,8 @@ def run_study(pred_dir, ref_dir, out_dir, *, ratings_csv=None, groups_csv=None, 
     cases = match_cases(pred_dir, ref_dir)
     reader = _reader_likert(ratings_csv) if ratings_csv else {}
     groups = read_groups_csv(groups_csv) if groups_csv else {}
+    if ratings_csv:
+        reader = join_reader_likert([c for c, _, _ in cases], reader, ratings_csv)
     rows = []
     for i, (case_id, pred_path, ref_path) in enumerate(cases):
         if cancel is not None:

@@ -10,34 +10,34 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
+from ..cases import case_id_from_path, file_role
 from ..labels import STRUCTURES
 from .metrics import case_metrics
 
 log = logging.getLogger(__name__)
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 METRIC_KEYS = ("labyrinth",) + tuple(s.key for s in STRUCTURES)
+#: Files of a case that are not label maps (``<case>_ct.nii.gz`` beside ``<case>_labels.nii.gz``).
+NOT_LABEL_ROLES = ("ct", "image")
 _TRUE = {"1", "true", "yes", "y", "x"}
 _FALSE = {"0", "false", "no", "n", ""}
 
 
 def case_id_of(path: Path) -> str | None:
-    """Case id of a label file: ``case7_labels.nii.gz``, ``case7.nii.gz``, ``case7/labels.nii.gz`` -> case7."""
-    name = path.name
-    low = name.lower()
-    suffix = next((s for s in LABEL_SUFFIXES if low.endswith(s)), None)
-    if suffix is None or low.endswith(".seg.nrrd"):
+    """Case id of a label file (:func:`~InnerEarSegLib.cases.case_id_from_path`), None for other files.
+
+    ``case7_labels.nii.gz``, ``case7.nii.gz``, ``case7/labels.nii.gz`` -> case7.
+    """
+    low = path.name.lower()
+    if low.endswith(".seg.nrrd") or not low.endswith(LABEL_SUFFIXES) or file_role(path) in NOT_LABEL_ROLES:
         return None
-    stem = name[: -len(suffix)]
-    if stem.lower() in ("labels", "label", "segmentation", "seg"):
-        return path.parent.name
-    return re.sub(r"[_-](labels?|seg|segmentation|pred|ref|gt)$", "", stem, flags=re.IGNORECASE)
+    return case_id_from_path(path)
 
 
 def find_label_files(folder: str | Path) -> dict[str, Path]:
@@ -71,6 +71,8 @@ def match_cases(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[str, Pa
                          f"({len(ref)} files); name files <case>_labels.nii.gz or <case>/labels.nii.gz")
     for missing in sorted(set(ref) - set(pred)):
         log.warning("case %s has a reference but no prediction; skipped", missing)
+    for missing in sorted(set(pred) - set(ref)):
+        log.warning("case %s has a prediction but no reference; skipped", missing)
     return [(c, pred[c], ref[c]) for c in common]
 
 

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..errors import ModelError
+from ..labels import BACKGROUND_CLASS, class_structures, class_to_label_lut
 
 #: Manifest format understood by this loader.
 FORMAT_VERSION = 1
@@ -36,6 +39,8 @@ class ModelManifest:
         Keyword parameters of the architecture (e.g. ``UNet3DParams`` fields).
     labels : dict[int, str]
         Class index -> name: ``{0: "background", 1: "cochlea", ...}`` or ``{0: "background", 1: "labyrinth"}``.
+        With more than one foreground class every name must be a structure of the catalogue
+        (:data:`InnerEarSegLib.labels.CATALOGUE`); classes are mapped to structures by name.
     spacing_mm : float
         Isotropic voxel spacing of the input box, in mm.
     box_size_vox : int
@@ -78,6 +83,20 @@ class ModelManifest:
         """True for a background/labyrinth model (structures are split later)."""
         return self.n_classes == 2
 
+    def class_to_label(self) -> np.ndarray:
+        """Look-up table class index -> per-ear structure label, by class *name* (never by position).
+
+        Raises
+        ------
+        ModelError : for a binary model (it has no structure classes) or a class the catalogue lacks.
+        """
+        if self.is_binary:
+            raise ModelError(f"model {self.name} is a binary labyrinth model; it has no structure classes")
+        try:
+            return class_to_label_lut(self.labels)
+        except ValueError as exc:
+            raise ModelError(f"model {self.name}: {exc}") from None
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["labels"] = {str(k): v for k, v in sorted(self.labels.items())}
@@ -104,8 +123,13 @@ class ModelManifest:
             labels = {int(k): str(v) for k, v in dict(data["labels"]).items()}
         except (TypeError, ValueError):
             raise ModelError(f"{source}: 'labels' must map class indices to names, got {data['labels']!r}") from None
-        if sorted(labels) != list(range(len(labels))) or len(labels) < 2 or labels[0] != "background":
-            raise ModelError(f"{source}: 'labels' must be 0..N-1 with 0 = 'background', got {labels}")
+        if sorted(labels) != list(range(len(labels))) or len(labels) < 2 or labels[0] != BACKGROUND_CLASS:
+            raise ModelError(f"{source}: 'labels' must be 0..N-1 with 0 = {BACKGROUND_CLASS!r}, got {labels}")
+        if len(labels) > 2:
+            try:
+                class_structures(labels)
+            except ValueError as exc:
+                raise ModelError(f"{source}: 'labels': {exc}") from None
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs.update(labels=labels, spacing_mm=float(data["spacing_mm"]), box_size_vox=int(data["box_size_vox"]),
                       format_version=version)

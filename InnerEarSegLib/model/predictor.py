@@ -17,10 +17,10 @@ import torch
 
 from ..box import EarBox, resample_to_box
 from ..errors import ModelError
-from ..progress import CancelToken
+from ..progress import CancelToken, ProgressCallback
 from .device import resolve_device
 from .intensity import normalise_hu
-from .package import LoadedModel
+from .package import LoadedModel, ModelManifest
 from .unet3d import build_unet3d
 
 log = logging.getLogger(__name__)
@@ -28,13 +28,29 @@ log = logging.getLogger(__name__)
 
 @runtime_checkable
 class BoxPredictor(Protocol):
-    """Turns an ear box of a CT into softmax probabilities ``(n_classes, Z, Y, X)`` float32."""
+    """Turns an ear box of a CT into softmax probabilities ``(n_classes, Z, Y, X)`` float32.
 
+    Everything :func:`InnerEarSegLib.pipeline.segment` uses of a predictor is stated here, so a
+    predictor that implements it (the U-Net, the MPUNet, a test's fake) needs nothing more.
+
+    Attributes
+    ----------
+    manifest : the model package's manifest (box size and spacing, class names, binary or not).
+    n_classes : number of output classes (``len(manifest.labels)``).
+    device : where the network runs (it may fall back to the CPU, so it is read after predicting).
+    """
+
+    manifest: ModelManifest
     n_classes: int
     device: torch.device
 
-    def predict(self, image: sitk.Image, box: EarBox, *, cancel: CancelToken | None = None) -> np.ndarray:
-        """Probabilities on the grid of `box` for the CT `image` (HU, any geometry)."""
+    def predict(self, image: sitk.Image, box: EarBox, *, cancel: CancelToken | None = None,
+                progress: ProgressCallback | None = None) -> np.ndarray:
+        """Probabilities on the grid of `box` for the CT `image` (HU, any geometry).
+
+        `cancel` is checked as often as the predictor can; `progress` ``(stage, fraction, message)``
+        hears how far this box is (a fast predictor may report only its end).
+        """
 
 
 PredictorBuilder = Callable[[LoadedModel, torch.device], BoxPredictor]
@@ -110,8 +126,10 @@ class UNet3DPredictor:
         self.device = device
         self.network.to(device)
 
-    def predict(self, image: sitk.Image, box: EarBox, *, cancel: CancelToken | None = None) -> np.ndarray:
-        """Probabilities ``(n_classes, n, n, n)`` float32 on the grid of `box`."""
+    def predict(self, image: sitk.Image, box: EarBox, *, cancel: CancelToken | None = None,
+                progress: ProgressCallback | None = None) -> np.ndarray:
+        """Probabilities ``(n_classes, n, n, n)`` float32 on the grid of `box` (one network pass: `progress`
+        hears its end)."""
         spec = box.spec
         if spec.size_vox != self.manifest.box_size_vox or abs(spec.spacing_mm - self.manifest.spacing_mm) > 1e-6:
             raise ValueError(f"box is {spec.size_vox}^3 at {spec.spacing_mm} mm but the model expects "
@@ -120,7 +138,10 @@ class UNet3DPredictor:
         if cancel is not None:
             cancel.raise_if_cancelled()
         hu = sitk.GetArrayFromImage(resample_to_box(image, box, default_value=-1000.0))
-        return self.predict_array(hu)
+        probabilities = self.predict_array(hu)
+        if progress is not None:
+            progress("predict", 1.0, f"{box.side.value} ear: network pass done")
+        return probabilities
 
     def predict_array(self, hu_zyx: np.ndarray) -> np.ndarray:
         """Probabilities ``(n_classes, Z, Y, X)`` for a HU array already on a box grid."""

@@ -16,6 +16,7 @@ import torch
 
 from ..box import BoxSpec
 from ..errors import ModelError
+from ..labels import BACKGROUND_CLASS, LABYRINTH_CLASS, STRUCTURE_KEYS, class_structures
 from .project import MPUNetProject, read_project
 from .unet2d import MPUNet2D, load_state, unet_layer_specs
 from .weights_h5 import read_fusion_weights, unet_state_dict_from_h5
@@ -26,10 +27,27 @@ ARCHITECTURE = "mpunet"
 
 
 def default_labels(n_classes: int) -> dict[int, str]:
-    """``{0: background, 1: labyrinth}`` for a binary model (the seed paper's), ``class_k`` otherwise."""
+    """``{0: background, 1: labyrinth}`` for a binary model (the seed paper's).
+
+    Raises
+    ------
+    ModelError : for more classes: which class is which structure cannot be guessed (``--labels``).
+    """
     if n_classes == 2:
-        return {0: "background", 1: "labyrinth"}
-    return {0: "background", **{k: f"class_{k}" for k in range(1, n_classes)}}
+        return {0: BACKGROUND_CLASS, 1: LABYRINTH_CLASS}
+    raise ModelError(f"the project has {n_classes} classes; name the {n_classes - 1} after background in the "
+                     f"project's class order with --labels (structure keys: {','.join(STRUCTURE_KEYS)})")
+
+
+def check_labels(labels: dict[int, str], n_classes: int) -> None:
+    """Refuse class names that do not fit the project or the structure catalogue (by name, not position)."""
+    if len(labels) != n_classes:
+        raise ModelError(f"labels name {len(labels)} classes but the project has n_classes={n_classes}")
+    if n_classes > 2:
+        try:
+            class_structures(labels)
+        except ValueError as exc:
+            raise ModelError(f"--labels: {exc}") from None
 
 
 def architecture_params(project: MPUNetProject, *, sampling_centre: str = "box") -> dict:
@@ -99,7 +117,8 @@ def import_project(project_dir: str | Path, output: str | Path, *, name: str | N
     name, version : str
         Model name (default: ``mpunet-<project folder name>``) and version.
     labels : dict[int, str], optional
-        Class names; default :func:`default_labels`.
+        Class names; default :func:`default_labels`. With more than one foreground class each name
+        must be a catalogue structure; the classes are mapped to structures by these names.
     sum_fusion : bool
         Ignore the fusion weights and sum the views.
     spec : BoxSpec, optional
@@ -120,12 +139,11 @@ def import_project(project_dir: str | Path, output: str | Path, *, name: str | N
     from ..model.package import ModelManifest, save_model_package
 
     project = read_project(project_dir, sum_fusion=sum_fusion)
+    labels = labels or default_labels(project.n_classes)
+    check_labels(labels, project.n_classes)
     tensors = convert_project(project)
     spec = spec or BoxSpec()
     name = name or f"mpunet-{Path(project_dir).resolve().name}"
-    labels = labels or default_labels(project.n_classes)
-    if len(labels) != project.n_classes:
-        raise ModelError(f"labels name {len(labels)} classes but the project has n_classes={project.n_classes}")
     output = Path(output)
     if output.suffix != ".safetensors":
         output = output / f"{name}.safetensors"

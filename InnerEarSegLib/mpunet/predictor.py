@@ -21,6 +21,7 @@ import torch
 
 from ..box import EarBox
 from ..errors import ModelError
+from ..progress import CancelToken, ProgressCallback
 from .fusion import FusionAccumulator
 from .sampling import (IntensityScaling, PlaneGrid, VolumeGeometry, fit_intensity_scaling, nearest_offset_indices,
                        nearest_plane_indices, plane_grid, sample_planes)
@@ -104,7 +105,8 @@ class MPUNetPredictor:
     def n_classes(self) -> int:
         return self.params.n_classes
 
-    def predict(self, image: sitk.Image, box: EarBox, *, cancel=None, progress=None) -> np.ndarray:
+    def predict(self, image: sitk.Image, box: EarBox, *, cancel: CancelToken | None = None,
+                progress: ProgressCallback | None = None) -> np.ndarray:
         """Class probabilities ``(n_classes, Z, Y, X)`` float32 on the box grid (box voxel centres in world).
 
         Planes are sampled around ``box.centre_lps_mm`` (or the image centre, see Notes of the class)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..labels import STRUCTURES
-from .ratings import RatingRecord, RatingStore, case_stem, now_iso, write_text_atomic
+from ..cases import case_id_from_path
+from .ratings import RatingRecord, RatingStore, now_iso, write_text_atomic
 
 log = logging.getLogger(__name__)
 SIDES = ("right", "left")
@@ -113,7 +114,7 @@ class ReviewPanelState:
         """Show `case_path`; restores its saved ratings if there are any."""
         self._clear_case()
         self.case_path = str(case_path)
-        self.case_id = case_id or case_stem(case_path)
+        self.case_id = case_id or case_id_from_path(case_path)
         for rec in self._store_factory(self.case_path).load():
             if rec.case_id != self.case_id or rec.side not in SIDES:
                 continue

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..cases import case_id_from_path
 from ..labels import STRUCTURES
 
 STRUCTURE_KEYS = tuple(s.key for s in STRUCTURES)
@@ -172,7 +173,7 @@ class RatingStore:
     def for_case(cls, case_path: str | os.PathLike) -> "RatingStore":
         """The store next to a case file or folder: ``<case>_ratings.csv/.json`` in the same folder."""
         p = Path(case_path)
-        return cls(p.parent, stem=f"{case_stem(p)}_ratings")
+        return cls(p.parent, stem=f"{case_id_from_path(p)}_ratings")
 
     @property
     def csv_path(self) -> Path:
@@ -210,12 +211,3 @@ class RatingStore:
             if r.key == (case_id, side):
                 return r
         return None
-
-
-def case_stem(path: str | os.PathLike) -> str:
-    """Case id from a file or folder name: ``case007.nii.gz`` -> ``case007``."""
-    name = Path(path).name
-    for ext in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd", ".dcm"):
-        if name.lower().endswith(ext):
-            return name[: -len(ext)]
-    return name

@@ -120,7 +120,7 @@ class FakeHandle:
         self.labels = fake_labels_for(ct)
         self.out_dir.mkdir(parents=True)
         sitk.WriteImage(self.labels, str(self.out_dir / "labels.nii.gz"))
-        report = {"case_id": "ct", "device": "cpu", "timings_s": {"total": 1.0},
+        report = {"schema_version": 1, "case_id": "ct", "device": "cpu", "timings_s": {"total": 1.0},
                   "model": {"name": "fake", "version": "0", "sha256": "0", "architecture": "unet3d"}, "ears": []}
         (self.out_dir / "report.json").write_text(json.dumps(report))
         self.code = 0
@@ -574,6 +574,15 @@ def test_post_processing_switches_become_cli_options_and_bad_sigma_is_refused():
     stderr = "Traceback (most recent call last):\n  File x\nInputError: spacing 0 mm\n"
     assert errorSummary(stderr) == "InputError: spacing 0 mm"
     assert errorSummary("") == "(the process printed no message)"
+
+
+def test_the_panels_switches_reach_the_process_as_the_librarys_options():
+    from InnerEarSegLib.cli import segment as segment_cli
+    from InnerEarSegLib.cli.main import build_parser
+
+    params = SegmentationParameters(modelPath="/m/x.safetensors", gaussian=False, sigmaVoxels=2.5, otsu=False)
+    args = build_parser().parse_args(["segment", "ct.nrrd", "-o", "out", *params.cliArguments()])
+    assert segment_cli.options_from_args(args) == params.segmentOptions()
 
 
 class StartupEnvironment:

@@ -148,12 +148,19 @@ def module(monkeypatch):
     sys.modules.pop("InnerEarSeg", None)
 
 
-def report_with(left_superior="missing"):
-    def ear(side, likert, superior):
-        return {"side": side, "assessment": {"side": side, "likert": likert, "structures": {
-            key: {"status": superior if key == "superior" else "present"} for key in STRUCTURES}}}
-    return {"model": {"version": "1.0.0"}, "device": "cpu",
-            "ears": [ear("right", 1, "present"), ear("left", 2, left_superior)]}
+def report_with(left_superior="missing", left_trust=None):
+    from InnerEarSegLib.report import SCHEMA_VERSION, SegmentationReport
+
+    def ear(side, likert, superior, trust=None):
+        return {"side": side, "centre_lps_mm": [0, 0, 0], "confidence": 1.0, "source": "auto",
+                "box": {"centre_lps_mm": [0, 0, 0], "size_vox": 96, "spacing_mm": 0.3}, "structures": {},
+                "labyrinth_volume_mm3": 0.0,
+                "assessment": {"side": side, "likert": likert, "structures": {
+                    key: {"status": superior if key == "superior" else "present"} for key in STRUCTURES}},
+                "trust": trust}
+    return SegmentationReport.from_dict({"schema_version": SCHEMA_VERSION, "case_id": "ct", "device": "cpu",
+                                         "model": {"name": "m", "version": "1.0.0"},
+                                         "ears": [ear("right", 1, "present"), ear("left", 2, left_superior, left_trust)]})
 
 
 def make_widget(module, tmp_path):
@@ -245,8 +252,7 @@ def test_without_a_ratings_folder_nothing_is_written_and_the_reader_is_told_what
 
 def test_an_ear_without_a_trust_flag_reads_not_assessed_and_a_doubtful_one_is_never_shown_as_normal(module, tmp_path):
     widget, volume, _ = make_widget(module, tmp_path)
-    report = report_with()
-    report["ears"][1]["trust"] = {"flag": "doubtful", "reasons": ["cochlea volume 3x the expected"]}
+    report = report_with(left_trust={"flag": "doubtful", "reasons": ["cochlea volume 3x the expected"]})
     widget._startReview(volume, report)
     assert "not assessed" in widget.ui.rightTrustLabel.text
     assert "doubtful" in widget.ui.leftTrustLabel.text and "cochlea volume" in widget.ui.leftTrustLabel.text

@@ -6,7 +6,7 @@ from InnerEarSegLib.assess import assess_ear, assess_label_image
 from InnerEarSegLib.assess.split import split_labyrinth
 from InnerEarSegLib.box import make_ear_box
 from InnerEarSegLib.evaluate.metrics import dice
-from InnerEarSegLib.labels import Side
+from InnerEarSegLib.labels import STRUCTURES, Side
 
 SPACING = (0.3, 0.3, 0.3)
 
@@ -15,7 +15,7 @@ def test_the_binary_split_recovers_each_structure_of_a_phantom_ear(phantom_ear):
     labels, _ = phantom_ear
     split = split_labyrinth(labels > 0, SPACING)
     assert np.array_equal(split > 0, labels > 0)  # every labyrinth voxel gets a structure
-    scores = [dice(split == k, labels == k) for k in range(1, 6)]
+    scores = [dice(split == s, labels == s) for s in STRUCTURES]
     assert min(scores) > 0.6, scores
     assert scores[0] > 0.9 and scores[1] > 0.8  # cochlea and vestibule
 

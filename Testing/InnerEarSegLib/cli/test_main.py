@@ -69,6 +69,9 @@ def test_segment_writes_every_output_and_json_progress_lines(small_ct, tiny_mode
         assert (out / name).stat().st_size > 0
     report = json.loads((out / "report.json").read_text())
     assert report["case_id"] == "case21"
+    from InnerEarSegLib.report import SCHEMA_VERSION, read_report
+
+    assert json.loads(read_report(out / "report.json").to_json()) == report and report["schema_version"] == SCHEMA_VERSION
     assert report["model"]["name"] == "tiny" and len(report["model"]["sha256"]) == 64
     assert {e["side"] for e in report["ears"]} == {"right", "left"}
     assert set(report["timings_s"]) >= {"read", "locate", "predict", "postprocess", "write"}

@@ -44,6 +44,12 @@ def test_an_empty_prediction_has_dice_zero_and_no_distance():
     assert m.dice == 0.0 and math.isnan(m.hd95_mm)
 
 
+def test_two_empty_masks_have_no_dice_so_means_over_cases_skip_them():
+    empty = np.zeros((3, 3, 3), bool)
+    assert math.isnan(dice(empty, empty))
+    assert math.isnan(overlap_metrics(empty, empty, (1, 1, 1)).dice)
+
+
 def test_case_metrics_reports_the_labyrinth_and_each_structure_of_both_ears():
     ref = np.zeros((4, 4, 12), np.uint8)
     ref[1, 1, 0:5] = [1, 2, 3, 4, 5]

@@ -12,9 +12,10 @@ def test_cpu_and_auto_resolve_to_a_usable_device():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_asking_for_cuda_without_a_gpu_says_what_to_do_instead():
+@pytest.mark.parametrize("name", ["cuda", "cuda:1"])
+def test_asking_for_cuda_without_a_gpu_says_what_to_do_instead(name):
     with pytest.raises(DeviceError, match="CUDA is not available.*--device cpu"):
-        resolve_device("cuda")
+        resolve_device(name)
 
 
 def test_unknown_device_names_are_refused_with_the_allowed_choices():

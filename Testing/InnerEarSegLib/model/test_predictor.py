@@ -69,9 +69,9 @@ def test_other_architectures_plug_in_through_the_registry(loaded, monkeypatch):
         device = torch.device("cpu")
 
         def __init__(self, loaded, device):
-            pass
+            self.manifest = loaded.manifest
 
-        def predict(self, image, box, *, cancel=None):
+        def predict(self, image, box, *, cancel=None, progress=None):
             return np.full((2,) + box.spec.shape_zyx, 0.5, np.float32)
 
     monkeypatch.setattr(predictor_module, "_REGISTRY", dict(predictor_module._REGISTRY))
@@ -124,3 +124,28 @@ def test_a_gpu_out_of_memory_error_falls_back_to_the_cpu_with_a_warning(loaded, 
         probs = predictor.predict_array(np.zeros((16, 16, 16), np.float32))
     assert predictor.device.type == "cpu" and "falling back to the CPU" in caplog.text
     assert np.array_equal(probs, expected)
+
+
+def _parameters(function) -> list[tuple[str, object, object]]:
+    import inspect
+
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize("name", ["unet3d", "mpunet"])
+def test_both_predictors_implement_everything_the_protocol_states(name):
+    from InnerEarSegLib.model.predictor import BoxPredictor, UNet3DPredictor
+    from InnerEarSegLib.mpunet.predictor import MPUNetPredictor
+
+    cls = {"unet3d": UNet3DPredictor, "mpunet": MPUNetPredictor}[name]
+    assert _parameters(cls.predict) == _parameters(BoxPredictor.predict)
+
+
+def test_the_unet_reports_the_end_of_its_network_pass_and_names_the_model(loaded):
+    from InnerEarSegLib.model.predictor import BoxPredictor
+
+    predictor = build_predictor(loaded, "cpu")
+    assert isinstance(predictor, BoxPredictor) and predictor.manifest.name == "tiny"
+    heard = []
+    predictor.predict(_ct(), make_ear_box((0.0, 0.0, 0.0), Side.LEFT, SPEC), progress=lambda *a: heard.append(a))
+    assert heard and heard[-1][:2] == ("predict", 1.0)

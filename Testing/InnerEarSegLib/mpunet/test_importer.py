@@ -12,6 +12,7 @@ import torch
 
 from InnerEarSegLib.cli import import_mpunet
 from InnerEarSegLib.errors import ModelError
+from InnerEarSegLib.labels import Structure
 from InnerEarSegLib.model.package import load_model_package
 from InnerEarSegLib.model.predictor import build_predictor
 from InnerEarSegLib.mpunet.importer import import_project
@@ -128,3 +129,25 @@ def test_unsupported_hyperparameters_are_refused_naming_the_yaml(tmp_path, helpe
     path.write_text(path.read_text().replace(*edit))
     with pytest.raises(ModelError, match=f"train_hparams.yaml.*{message}"):
         read_project(root)
+
+
+def test_named_classes_are_mapped_to_structures_by_name_so_a_reordered_list_swaps_nothing(tmp_path, helpers):
+    root = helpers.write_project(tmp_path / "p", n_classes=3)
+    out = tmp_path / "m.safetensors"
+    assert _cli(["import-mpunet", str(root), "-o", str(out), "--labels", "vestibule,cochlea"]) == 0
+    manifest = load_model_package(out).manifest
+    lut = manifest.class_to_label()
+    assert lut[1] == Structure.VESTIBULE and lut[2] == Structure.COCHLEA
+
+
+@pytest.mark.parametrize("labels, message", [
+    (None, "the project has 3 classes; name the 2 after background .* with --labels"),
+    ("cochlea,stapes", "'stapes' is not a structure of the catalogue"),
+])
+def test_classes_that_cannot_be_named_from_the_catalogue_are_refused_before_anything_is_written(
+        tmp_path, helpers, labels, message):
+    root = helpers.write_project(tmp_path / "p", n_classes=3)
+    argv = ["import-mpunet", str(root), "-o", str(tmp_path / "m.safetensors")] + (["--labels", labels] if labels else [])
+    with pytest.raises(ModelError, match=message):
+        _cli(argv)
+    assert not (tmp_path / "m.safetensors").exists()
