@@ -231,8 +231,11 @@ def fill(panel: QWidget, report: dict, log: list[str], volume_name: str) -> None
     timings = report.get("timings_s", {})
     total = float(timings.get("total", sum(timings.values()) or 0))
     ears = report.get("ears", [])
-    panel.findChild(QWidget, "statusLabel").setText(
-        resultSummary(report, total, str(report.get("device", "?")).upper(), len(ears) * len(STRUCTURES)))
+    from InnerEarSegLib.report import SegmentationReport
+
+    panel.findChild(QWidget, "statusLabel").setText(resultSummary(SegmentationReport.from_dict(report), total,
+                                                                  str(report["device"]).upper(),
+                                                                  len(ears) * len(STRUCTURES)))
     panel.findChild(QPlainTextEdit, "logTextEdit").setPlainText("\n".join(log))
     find(QLabel, "modelInfoLabel").setText(modelInformation(None))
     find(QLabel, "dependenciesLabel").setText("\n".join(s.describe() for s in packageStatuses(REQUIREMENTS)))
