@@ -21,7 +21,7 @@ What this module does, one job per function:
 * :func:`structure_per_vertex` -- the five project structures per vertex; the common crus (its own
   colour in the source) is split between the superior and posterior canal by the nearest vertex of
   either arc, so that each canal runs on to the vestibule, as in the phantom.
-* :func:`anatomical_frame` -- the project's *ear frame* from structure centroids: origin at the
+* :func:`~InnerEarSegLib.phantom.shape_measures.anatomical_frame` -- the project's *ear frame* from structure centroids: origin at the
   vestibule centroid, +z towards the superior canal, +y posterior, +x lateral, always in **left-ear
   chirality** (``InnerEarSegLib.phantom.anatomy``). A right ear is therefore mirrored into it (the
   frame matrix has determinant -1 in the scanner's coordinates) -- the project's convention that the
@@ -50,6 +50,7 @@ from scipy.spatial import cKDTree
 
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom.raster import Grid
+from InnerEarSegLib.phantom.shape_measures import anatomical_frame
 
 SOURCE_REPOSITORY = "Daniel-Nicolae/Modelling-the-Human-Semicircular-Canals"
 SOURCE_COMMIT = "a8343505728b90d38e4dc9e72f3409f0c8adff1d"
@@ -250,30 +251,6 @@ def mesh_volume_mm3(vertices_mm: np.ndarray, triangles: np.ndarray) -> float:
     """Signed enclosed volume of a closed triangle surface (positive for outward normals)."""
     p = vertices_mm[triangles]
     return float(np.einsum("ij,ij->i", p[:, 0], np.cross(p[:, 1], p[:, 2])).sum() / 6.0)
-
-
-# --------------------------------------------------------------------------- frame
-def anatomical_frame(centroids_mm: dict[Structure, np.ndarray]) -> tuple[np.ndarray, np.ndarray, bool]:
-    """The ear frame from structure centroids: ``p_ear = rot @ (p - origin)``; returns (rot, origin, mirrored).
-
-    Origin: the vestibule centroid. +z: towards the superior canal's centroid (the highest structure).
-    +y (posterior): the direction from the cochlea's to the posterior canal's centroid, made
-    orthogonal to z. +x = y x z, which for a left ear points lateral (left-ear chirality, LPS-like);
-    if the lateral canal's centroid lies on the -x side the ear is of the other chirality and the
-    frame mirrors it (``mirrored`` True, ``det(rot) = -1``), so that +x is lateral for every ear.
-    """
-    c = {st: np.asarray(v, float) for st, v in centroids_mm.items()}
-    origin = c[Structure.VESTIBULE]
-    z = c[Structure.SUPERIOR_CANAL] - origin
-    z /= np.linalg.norm(z)
-    y = c[Structure.POSTERIOR_CANAL] - c[Structure.COCHLEA]
-    y -= np.dot(y, z) * z
-    y /= np.linalg.norm(y)
-    x = np.cross(y, z)
-    mirrored = bool(np.dot(c[Structure.LATERAL_CANAL] - origin, x) < 0)
-    if mirrored:
-        x = -x
-    return np.stack([x, y, z]), origin, mirrored
 
 
 # --------------------------------------------------------------------------- loading
