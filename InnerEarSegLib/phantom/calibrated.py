@@ -8,13 +8,19 @@ that the real labyrinths 01-40 lie inside the generator's distribution, measured
 * a rounder, taller cochlear duct whose turns stack up the modiolus with bone between them (the
   classic duct is flat and its turns merge), an oval basal turn (the width across the A-value
   chord 0.76-0.92 of the round one) and a shift of the cochlea towards the vestibule;
-* a posterior canal arc set back 1.3-2.1 mm (real posterior canals lie farther behind the vestibule),
-  non-planar canals (0.15-0.6 mm out of plane) and a superior canal plane that leans towards the
-  lateral canal's (real superior-lateral angles 67-90 deg, median 79);
-* an asymmetric vestibule: one to three extra bulges on its wall;
+* a posterior canal arc set back within its plane (by up to 1.8-2.8 mm before projection) at its
+  ampullary end, tapering to the crus (real
+  posterior canals lie farther behind the vestibule), non-planar canals (0.15-0.6 mm out of plane)
+  and a superior canal plane tilted 4-16 deg about its horizontal axis (real superior-lateral plane
+  angles 67-90 deg, median 79; tilted the other way, its ampulla would run into the lateral canal's);
+* an asymmetric vestibule: one to three extra bulges on its wall (each containing the vestibule's
+  centre, so the vestibule stays one loop-free cavity);
 * a smooth random elastic deformation of the whole labyrinth (:func:`elastic_field`): a sum of
   random plane waves whose displacement gradient is bounded by 0.35, so the map stays one-to-one
   (a diffeomorphism: no folding, no change of topology), with an RMS displacement of 0.15-0.45 mm.
+
+A calibrated draw whose vestibule and canals do not have exactly one loop per canal is redrawn
+(:func:`topology_ok`), as touching canals already are.
 
 Real numbers: ``Daniel-Nicolae/Modelling-the-Human-Semicircular-Canals`` @
 ``a8343505728b90d38e4dc9e72f3409f0c8adff1d``, ``cochlea_data/NN.ply``, subjects 01-40, voxelised at
@@ -67,14 +73,14 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
         "crus_length_mm": float(rng.uniform(2.3, 3.7)),
         "lateral_canal_pitch_deg": _clipped_normal(rng, 24.0, 6.0, 12.0, 38.0),
         "canal_yaw_deg": float(rng.uniform(-8, 8)),
-        "lateral_centre_mm": [float(rng.uniform(2.7, 3.2)), float(rng.uniform(1.5, 2.1)),
-                              float(rng.uniform(1.1, 1.7))],
-        "ampulla_scale": float(rng.uniform(2.0, 2.6)),
+        "lateral_centre_mm": [float(rng.uniform(2.7, 3.2)), float(rng.uniform(1.8, 2.4)),
+                              float(rng.uniform(0.65, 1.25))],
+        "ampulla_scale": float(rng.uniform(1.9, 2.3)),
         # additions (read with defaults by the builders, so the classic draw is unchanged)
         "cochlea_shift_mm": [float(rng.uniform(-0.8, -0.2)), float(rng.uniform(2.0, 3.0)),
                              float(rng.uniform(-1.6, -0.8))],
-        "superior_normal_lean_deg": float(rng.uniform(6.0, 20.0)),
-        "posterior_arc_shift_mm": [float(rng.uniform(-0.3, 0.3)), float(rng.uniform(1.3, 2.1)),
+        "superior_normal_lean_deg": float(rng.uniform(-16.0, -4.0)),
+        "posterior_arc_shift_mm": [float(rng.uniform(-0.3, 0.3)), float(rng.uniform(1.8, 2.8)),
                                    float(rng.uniform(0.0, 0.6))],
         "cochlea_ovality": float(rng.uniform(0.76, 0.92)),
         "vestibule_bulges": _draw_bulges(rng),
@@ -89,9 +95,31 @@ def _draw_bulges(rng: np.random.Generator) -> list[dict]:
     out = []
     for _ in range(int(rng.integers(1, 4))):
         d = rng.normal(size=3)
-        out.append({"direction": [float(v) for v in d / np.linalg.norm(d)], "depth": float(rng.uniform(0.45, 0.75)),
-                    "scale": [float(v) for v in rng.uniform(0.3, 0.5, 3)]})
+        scale = rng.uniform(0.45, 0.7, 3)
+        # centre at depth < min(scale): the bulge contains the body's centre, so body + bulges stay star-shaped
+        out.append({"direction": [float(v) for v in d / np.linalg.norm(d)],
+                    "depth": float(rng.uniform(0.6, 0.9) * scale.min()), "scale": [float(v) for v in scale]})
     return out
+
+
+def topology_ok(lab: Labyrinth, *, spacing_mm: float = 0.25) -> bool:
+    """True if the vestibule and the present canals together have one loop per canal (first Betti number).
+
+    Counted on a label map of the labyrinth's bounding box in the ear frame at `spacing_mm`. The union
+    is what is checked: per-canal counts also change where a label boundary wanders (real labyrinths
+    01-40 show that too), the union's count only when a canal touches the vestibule or another canal
+    a second time -- which bulges, set-back arcs and the elastic field can do; such a draw is redrawn.
+    """
+    from .measure import loops
+    from .raster import Grid, labyrinth_bounds_mm, rasterise_labels
+
+    lo, hi = labyrinth_bounds_mm(lab)
+    lo, hi = lo - 2 * spacing_mm, hi + 2 * spacing_mm
+    shape = tuple(int(v) for v in np.ceil((hi - lo) / spacing_mm).astype(int)[::-1] + 1)
+    labels = rasterise_labels(Grid(shape, tuple(float(v) for v in lo), (spacing_mm,) * 3), lab, np.eye(3),
+                              np.zeros(3))
+    present = sum(lab.structures.get(k, "present") != "missing" for k in ("superior", "lateral", "posterior"))
+    return loops(labels >= 2) == present
 
 
 # --------------------------------------------------------------------------- elastic deformation

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..labels import Side, Structure
 from .anatomy import draw_anatomy_params
-from .calibrated import ANATOMIES, deform_labyrinth, draw_calibrated_params, elastic_field
+from .calibrated import ANATOMIES, deform_labyrinth, draw_calibrated_params, elastic_field, topology_ok
 from .labyrinth import build_labyrinth, canal_clearance_mm
 from .pathology import apply_before_build, ct_effects, likert_score
 from .render import EarScene, Scene
@@ -53,7 +53,7 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
             el = params["elastic"]
             field = elastic_field(el["rms_mm"], el["wavelength_mm"], np.random.default_rng(el["seed"]))
             lab = deform_labyrinth(lab, field)
-        if canal_clearance_mm(lab) >= MIN_CANAL_GAP_MM:
+        if canal_clearance_mm(lab) >= MIN_CANAL_GAP_MM and (anatomy == "classic" or cavity or topology_ok(lab)):
             break
     lab.params["draws"] = attempt + 1
     effects = ct_effects(lab, stream(seed, "effects", side))

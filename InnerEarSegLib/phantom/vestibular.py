@@ -82,7 +82,7 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
         return p[f"{key}_lumen_mm"] * p.get(f"{key}_lumen_scale", 1.0)
 
     # superior: crus end at crus_top, arc over the top to the antero-lateral ampulla
-    lean = np.radians(p.get("superior_normal_lean_deg", 0.0))  # calibrated: leans towards the lateral plane
+    lean = np.radians(p.get("superior_normal_lean_deg", 0.0))  # calibrated: the plane tilted off the vertical
     sup_normal = [1, 1, 0] if lean == 0.0 else [np.cos(lean), np.cos(lean), np.sqrt(2.0) * np.sin(lean)]
     n, h, v = _plane_basis(_jittered_normal(sup_normal, jit[0]), [1, -1, 0])
     r = radius_of("superior")
@@ -105,9 +105,12 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     c = crus_top + r * (np.cos(beta) * h + np.sin(beta) * v)
     span = p["posterior_arc_deg"] * p.get("posterior_arc_scale", 1.0)
     arc = _arc(c, h, v, n, r, np.degrees(beta) + 180.0, span, npl[1], phs[1])[::-1]
-    if "posterior_arc_shift_mm" in p:  # calibrated anatomy: the arc set back, its limbs stretched to it
-        arc = arc + np.asarray(p["posterior_arc_shift_mm"], float)
-        c = c + np.asarray(p["posterior_arc_shift_mm"], float)
+    if "posterior_arc_shift_mm" in p:  # calibrated anatomy: the arc set back from its ampulla, tapering to the crus
+        shift = np.asarray(p["posterior_arc_shift_mm"], float)
+        shift = shift - np.dot(shift, n) * n  # within the canal's plane: its shape changes, not its plane
+        taper = np.linspace(1.0, 0.0, len(arc))[:, None]
+        arc = arc + taper * shift
+        c = c + 0.5 * shift
     marks["posterior_arc_centre"] = c
     marks["posterior_normal"] = n
     if status.get("posterior") != "missing":
