@@ -21,9 +21,9 @@ What this module does, one job per function:
 * :func:`structure_per_vertex` -- the five project structures per vertex; the common crus (its own
   colour in the source) is split between the superior and posterior canal by the nearest vertex of
   either arc, so that each canal runs on to the vestibule, as in the phantom.
-* :func:`~InnerEarSegLib.phantom.shape_measures.anatomical_frame` -- the project's *ear frame* from structure centroids: origin at the
-  vestibule centroid, +z towards the superior canal, +y posterior, +x lateral, always in **left-ear
-  chirality** (``InnerEarSegLib.phantom.anatomy``). A right ear is therefore mirrored into it (the
+* :func:`~InnerEarSegLib.phantom.shape_measures.anatomical_frame` -- the project's *ear frame* from
+  structure centroids: origin at the vestibule centroid, +z towards the superior canal, +y
+  posterior, +x lateral, always in **left-ear chirality** (``InnerEarSegLib.phantom.anatomy``). A right ear is therefore mirrored into it (the
   frame matrix has determinant -1 in the scanner's coordinates) -- the project's convention that the
   model sees one side. Chirality comes from the anatomy itself and is cross-checked with the author's
   list of left ears.

@@ -180,7 +180,10 @@ def draw_distractors(rng: np.random.Generator) -> list[dict]:
                 step = 0.85 * step + 0.15 * rng.normal(size=3)
                 pts.append(pts[-1] + 0.1 * rng.uniform(1.0, 4.0) * step / np.linalg.norm(step))
             pts = np.asarray(pts)
-        tissue = "csf" if kind == "iac" else ("blood" if kind == "vessel" else str(rng.choice(["fluid", "csf", "soft"])))
+        if kind in ("iac", "vessel"):
+            tissue = "csf" if kind == "iac" else "blood"
+        else:
+            tissue = str(rng.choice(["fluid", "csf", "soft"]))
         out.append({"kind": kind, "points_mm": pts.tolist(), "radius_mm": float(rng.uniform(*radius)),
                     "tissue": tissue})
     return out

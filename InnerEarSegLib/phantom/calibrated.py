@@ -38,7 +38,8 @@ MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
 
 def draw_calibrated_params(rng: np.random.Generator) -> dict:
     """One normal ear's parameters, calibrated to the real labyrinths 01-40 (same keys as the classic draw, plus
-    ``cochlea_shift_mm``, ``cochlea_ovality``, ``superior_normal_lean_deg``, ``posterior_arc_shift_mm``, ``vestibule_bulges`` and ``elastic``)."""
+    ``cochlea_shift_mm``, ``cochlea_ovality``, ``superior_normal_lean_deg``, ``posterior_arc_shift_mm``,
+    ``vestibule_bulges`` and ``elastic``)."""
     p = {
         "cochlea_a_value_mm": _clipped_normal(rng, 9.8, 0.4, 9.0, 10.8),
         "cochlea_height_mm": _clipped_normal(rng, 4.6, 0.4, 3.8, 5.6),

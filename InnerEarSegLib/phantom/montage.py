@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(6)))
     parser.add_argument("--anatomy", default="calibrated")
     parser.add_argument("--appearance", default="randomised")
-    parser.add_argument("--with-classic", action="store_true", help="first column: the classic sample of the first seed")
+    parser.add_argument("--with-classic", action="store_true",
+                        help="first column: the classic sample of the first seed")
     args = parser.parse_args(argv)
     samples = []
     if args.with_classic:

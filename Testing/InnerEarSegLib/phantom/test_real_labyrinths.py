@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("innerear_real_labyrinths", REPO / "benchmarks" / "real_labyrinths.py")
+    path = REPO / "benchmarks" / "real_labyrinths.py"
+    spec = importlib.util.spec_from_file_location("innerear_real_labyrinths", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
