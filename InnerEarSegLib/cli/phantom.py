@@ -62,6 +62,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fov", choices=FOV_CHOICES, default="both", help="field of view: both ears or one")
     p.add_argument("--matrix", type=_positive_int, default=512, metavar="PX", help="in-plane matrix (default 512)")
     p.add_argument("--slices", type=_positive_int, default=160, metavar="N", help="number of slices (default 160)")
+    p.add_argument("--anatomy", choices=("classic", "calibrated"), default="classic",
+                   help="classic: the anatomy model 2.0.0 was trained on (default); calibrated: calibrated to real "
+                        "labyrinths, with elastic deformation (docs/phantom.md)")
+    p.add_argument("--appearance", choices=("classic", "randomised"), default="classic",
+                   help="randomised: random tissue intensities, acquisition, artefacts and distractors "
+                        "(SynthSeg-style domain randomisation; default classic)")
     p.add_argument("--preview", action="store_true", help="also write <case>_preview.png")
     p.set_defaults(func=run)
     return p
@@ -79,10 +85,12 @@ def run(args) -> int:
         t0 = time.perf_counter()
         try:
             ct, labels, meta = generate(seed, protocol=args.protocol, pathologies=tuple(args.pathology),
-                                        fov=args.fov, matrix=args.matrix, slices=args.slices)
+                                        fov=args.fov, matrix=args.matrix, slices=args.slices,
+                                        anatomy=args.anatomy, appearance=args.appearance)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        case = case_id(seed, protocol=args.protocol, pathologies=args.pathology, fov=args.fov)
+        case = case_id(seed, protocol=args.protocol, pathologies=args.pathology, fov=args.fov,
+                       anatomy=args.anatomy, appearance=args.appearance)
         paths = write_case(ct, labels, meta, args.out, case)
         if args.preview:
             preview_png(ct, labels, dict(meta, case_id=case), paths["ct"].with_name(f"{case}_preview.png"))

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..labels import Side, Structure
 from .anatomy import draw_anatomy_params
+from .calibrated import ANATOMIES, deform_labyrinth, draw_calibrated_params, elastic_field, topology_ok
 from .labyrinth import build_labyrinth, canal_clearance_mm
 from .pathology import apply_before_build, ct_effects, likert_score
 from .render import EarScene, Scene
@@ -19,7 +20,7 @@ from .surroundings import draw_surroundings_params, draw_tissue_hu
 MAX_DRAWS = 30
 MIN_CANAL_GAP_MM = 0.2  # bone between two canals (walls); anatomically they never touch
 _STREAMS = {"anatomy": 1, "surroundings": 3, "pathology": 5, "effects": 7, "jitter": 9, "head": 20, "tissue": 21,
-            "physics": 22, "fov": 23}
+            "physics": 22, "fov": 23, "appearance": 30, "distractors": 32}
 
 
 def stream(seed: int, name: str, side: Side | None = None) -> np.random.Generator:
@@ -28,14 +29,31 @@ def stream(seed: int, name: str, side: Side | None = None) -> np.random.Generato
     return np.random.default_rng([int(seed), k])
 
 
-def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_mm) -> tuple[EarScene, dict]:
-    """Labyrinth, surroundings and pathology effects of one ear, placed in the world; plus its meta."""
+def check_anatomy(anatomy: str) -> str:
+    """`anatomy` if it names a generator anatomy (:data:`.calibrated.ANATOMIES`), else ValueError."""
+    if anatomy not in ANATOMIES:
+        raise ValueError(f"anatomy must be one of {ANATOMIES}, got {anatomy!r}")
+    return anatomy
+
+
+def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_mm, *, anatomy: str = "classic"
+              ) -> tuple[EarScene, dict]:
+    """Labyrinth, surroundings and pathology effects of one ear, placed in the world; plus its meta.
+
+    ``anatomy="calibrated"`` draws from :func:`.calibrated.draw_calibrated_params` and deforms the
+    labyrinth elastically (before the canal-clearance check, so a deformed anatomy is redrawn too).
+    """
     rng_anat, rng_path = stream(seed, "anatomy", side), stream(seed, "pathology", side)
+    draw = draw_calibrated_params if check_anatomy(anatomy) == "calibrated" else draw_anatomy_params
     for attempt in range(MAX_DRAWS):  # redraw anatomies whose canals would touch each other
-        params = draw_anatomy_params(rng_anat)
+        params = draw(rng_anat)
         params, status, cavity, records = apply_before_build(tuple(pathologies), params, rng_path)
         lab = build_labyrinth(params, status=status, common_cavity=cavity)
-        if canal_clearance_mm(lab) >= MIN_CANAL_GAP_MM:
+        if "elastic" in params:
+            el = params["elastic"]
+            field = elastic_field(el["rms_mm"], el["wavelength_mm"], np.random.default_rng(el["seed"]))
+            lab = deform_labyrinth(lab, field)
+        if canal_clearance_mm(lab) >= MIN_CANAL_GAP_MM and (anatomy == "classic" or cavity or topology_ok(lab)):
             break
     lab.params["draws"] = attempt + 1
     effects = ct_effects(lab, stream(seed, "effects", side))
@@ -44,15 +62,15 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
     return ear, {"side": side.value, "pathologies": records}
 
 
-def build_scene(seed: int, ears_pathologies: dict[Side, tuple], *, head_origin_world_mm=(0.0, 0.0, 0.0)
-                ) -> tuple[Scene, list[dict]]:
+def build_scene(seed: int, ears_pathologies: dict[Side, tuple], *, head_origin_world_mm=(0.0, 0.0, 0.0),
+                anatomy: str = "classic") -> tuple[Scene, list[dict]]:
     """Scene with the requested ears (side -> pathology names) and their meta records."""
     head = draw_head_params(stream(seed, "head"))
     origin = np.asarray(head_origin_world_mm, float) + np.asarray(head["shift_mm"])
     ears, metas = [], []
     for side in (Side.RIGHT, Side.LEFT):
         if side in ears_pathologies:
-            ear, meta = build_ear(seed, side, ears_pathologies[side], head, origin)
+            ear, meta = build_ear(seed, side, ears_pathologies[side], head, origin, anatomy=anatomy)
             ears.append(ear)
             metas.append(meta)
     scene = Scene(head, origin, head_rotation(head), draw_tissue_hu(stream(seed, "tissue")), tuple(ears))

@@ -53,6 +53,8 @@ def build_cochlea(p: dict, attach_mm: np.ndarray) -> tuple[list[Tube], dict]:
     v0 = np.cross(a, u0)
     hook_mm = float(p.get("cochlea_hook_mm", 0.9))
     base = attach_mm - (r0 + hook_mm) * u0 - 0.35 * a
+    if "cochlea_shift_mm" in p:  # calibrated anatomy: the spiral sits nearer the vestibule (ear frame mm)
+        base = base + np.asarray(p["cochlea_shift_mm"], float)
 
     theta_end = 2 * np.pi * turns
     n = int(max(r0 * theta_end / 0.1, 200))
@@ -61,7 +63,11 @@ def build_cochlea(p: dict, attach_mm: np.ndarray) -> tuple[list[Tube], dict]:
     r = r0 * np.exp(-b * theta)
     h = rise * (1.0 - (1.0 - s) ** float(p.get("cochlea_rise_exponent", 1.7)))  # basal turn rises most
     radial = np.cos(theta)[:, None] * u0 + np.sin(theta)[:, None] * v0
-    centre = base + r[:, None] * radial + h[:, None] * a
+    if "cochlea_ovality" in p:  # calibrated anatomy: oval turns, narrower across the A-value chord
+        centre = base + r[:, None] * (np.cos(theta)[:, None] * u0 + p["cochlea_ovality"] * np.sin(theta)[:, None]
+                                      * v0) + h[:, None] * a
+    else:
+        centre = base + r[:, None] * radial + h[:, None] * a
     width = w0 + (wa - w0) * s
     height = t0 + (ta - t0) * s
     cyst = float(p.get("cochlea_apex_cyst_mm", 0.0))

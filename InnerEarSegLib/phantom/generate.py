@@ -1,12 +1,16 @@
 """Public entry points: :func:`generate_roi` (one ear's model box) and :func:`generate` (full head CT)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import SimpleITK as sitk
 
 from ..box import BoxSpec, make_ear_box, resample_to_box
 from ..labels import Side
-from .case import build_scene, ear_meta, stream, to_world
+from .appearance import (apply_randomised_physics, check_appearance, draw_distractors, draw_randomised_physics,
+                         draw_randomised_tissue_hu, paint_distractors)
+from .case import build_scene, check_anatomy, ear_meta, stream, to_world
 from .pathology import parse_pathology
 from .physics import PROTOCOLS, apply_physics, draw_physics_params
 from .raster import Grid, rasterise_labels
@@ -53,7 +57,8 @@ def _roi_grid(box, phys: dict, rng: np.random.Generator, z_max_mm: float | None)
 
 
 def generate_roi(seed: int, side: Side, *, spec: BoxSpec = BoxSpec(), protocol: str = "mdct", pathologies=(),
-                 centre_offset_mm=None) -> tuple[sitk.Image, sitk.Image, dict]:
+                 centre_offset_mm=None, anatomy: str = "classic", appearance: str = "classic"
+                 ) -> tuple[sitk.Image, sitk.Image, dict]:
     """One ear's model box: CT (float32 HU) and labels (uint8 1-5) on the :class:`~InnerEarSegLib.box.EarBox` grid.
 
     The ear is rendered in its head pose on an anisotropic acquisition grid, passed through the CT
@@ -74,6 +79,12 @@ def generate_roi(seed: int, side: Side, *, spec: BoxSpec = BoxSpec(), protocol: 
         Names from :data:`.pathology.PATHOLOGIES`, optionally ``name:argument``.
     centre_offset_mm : (3,) floats or None
         Box centre minus labyrinth centre (LPS mm); None draws a jitter uniformly within +-3 mm.
+    anatomy : {"classic", "calibrated"}
+        ``classic``: the generator model 2.0.0 was trained on; ``calibrated``: ranges calibrated to
+        real labyrinths, elastic deformation, asymmetric vestibule (:mod:`.calibrated`).
+    appearance : {"classic", "randomised"}
+        ``randomised``: random tissue intensities, acquisition, artefacts and distractors
+        (:mod:`.appearance`); the labels are unchanged by it.
 
     Returns
     -------
@@ -84,7 +95,12 @@ def generate_roi(seed: int, side: Side, *, spec: BoxSpec = BoxSpec(), protocol: 
     """
     side = Side(side)
     pathologies = _check_common(protocol, pathologies)
-    scene, metas = build_scene(seed, {side: pathologies})
+    check_appearance(appearance)
+    scene, metas = build_scene(seed, {side: pathologies}, anatomy=check_anatomy(anatomy))
+    randomised = appearance == "randomised"
+    if randomised:
+        rng_app = stream(seed, "appearance")
+        scene = dataclasses.replace(scene, tissue_hu=draw_randomised_tissue_hu(rng_app))
     ear = scene.ears[0]
     centre = np.asarray(to_world(ear, ear.labyrinth.centre_mm))
     if centre_offset_mm is None:
@@ -94,13 +110,20 @@ def generate_roi(seed: int, side: Side, *, spec: BoxSpec = BoxSpec(), protocol: 
         if offset.shape != (3,) or not np.all(np.isfinite(offset)):
             raise ValueError(f"centre_offset_mm must be 3 finite numbers (mm) or None, got {centre_offset_mm!r}")
     box = make_ear_box(centre + offset, side, spec)
-    phys = draw_physics_params(stream(seed, "physics"), protocol, mode="roi")
+    phys = (draw_randomised_physics(rng_app, protocol) if randomised
+            else draw_physics_params(stream(seed, "physics"), protocol, mode="roi"))
     frac = ear.labyrinth.params.get("fov_cut_fraction")
     z_cut = fov_cut_z_mm(ear, frac) if frac else None
     grid = _roi_grid(box, phys, stream(seed, "fov"), z_cut)
-    hu, _, _ = render(grid, scene)
-    hu = apply_physics(hu, grid, phys, isocentre_world_mm=scene.head_origin_world_mm,
-                       rng=np.random.default_rng(phys["seed"]))
+    hu, acq_labels, _ = render(grid, scene)
+    distractors = []
+    if randomised:
+        distractors = draw_distractors(stream(seed, "distractors", side))
+        paint_distractors(hu, acq_labels, grid, distractors, scene.tissue_hu, ear.rot, ear.shift)
+        hu = apply_randomised_physics(hu, grid, phys, centre_world_mm=centre, rng=np.random.default_rng(phys["seed"]))
+    else:
+        hu = apply_physics(hu, grid, phys, isocentre_world_mm=scene.head_origin_world_mm,
+                           rng=np.random.default_rng(phys["seed"]))
     ct_box = resample_to_box(grid.image(hu), box)
     box_grid = Grid.of_image(box.reference_image())
     labels = rasterise_labels(box_grid, ear.labyrinth, ear.rot, ear.shift)
@@ -123,7 +146,17 @@ def generate_roi(seed: int, side: Side, *, spec: BoxSpec = BoxSpec(), protocol: 
         "box": {"side": side.value, "centre_lps_mm": list(box.centre_lps_mm), "size_vox": spec.size_vox,
                 "spacing_mm": spec.spacing_mm, "centre_offset_mm": [float(v) for v in offset]},
     })
+    _note_options(meta, anatomy, appearance, distractors)
     return ct_box, labels_box, meta
+
+
+def _note_options(meta: dict, anatomy: str, appearance: str, distractors) -> None:
+    """Record non-default generator options in the sidecar (the classic sidecar stays byte-identical)."""
+    if anatomy != "classic":
+        meta["anatomy_variant"] = anatomy
+    if appearance != "classic":
+        meta["appearance"] = appearance
+        meta["distractors"] = distractors
 
 
 def _cut_labels(labels: np.ndarray, box, z_cut: float) -> np.ndarray:
@@ -173,7 +206,8 @@ def _full_grid(scene, phys: dict, fov: str, matrix: int, slices: int, rng: np.ra
 
 
 def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "both", matrix: int = 512,
-             slices: int = 160, dtype: str = "int16") -> tuple[sitk.Image, sitk.Image, dict]:
+             slices: int = 160, dtype: str = "int16", anatomy: str = "classic", appearance: str = "classic"
+             ) -> tuple[sitk.Image, sitk.Image, dict]:
     """A full temporal-bone CT of one head with both inner ears labelled.
 
     Parameters
@@ -189,6 +223,8 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
     matrix, slices : int
         Image size (x = y = matrix, z = slices).
     dtype : {"int16", "float32"}
+    anatomy, appearance : str
+        As in :func:`generate_roi`.
 
     Returns
     -------
@@ -206,18 +242,34 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         raise ValueError(f"dtype must be 'int16' or 'float32', got {dtype!r}")
     if not (16 <= int(matrix) <= 1024 and 8 <= int(slices) <= 1024):
         raise ValueError(f"matrix must be 16-1024 and slices 8-1024, got matrix={matrix}, slices={slices}")
-    scene, metas = _case_scene(seed, raw, fov)
-    phys = draw_physics_params(stream(seed, "physics"), protocol, mode="full")
+    check_appearance(appearance)
+    scene, metas = _case_scene(seed, raw, fov, anatomy=check_anatomy(anatomy))
+    randomised = appearance == "randomised"
+    if randomised:
+        rng_app = stream(seed, "appearance")
+        scene = dataclasses.replace(scene, tissue_hu=draw_randomised_tissue_hu(rng_app))
+        phys = draw_randomised_physics(rng_app, protocol)
+    else:
+        phys = draw_physics_params(stream(seed, "physics"), protocol, mode="full")
     if protocol == "mdct":
         rng_fov = stream(seed, "fov")
         inplane = rng_fov.uniform(0.3, 0.45) if fov == "both" else rng_fov.uniform(0.2, 0.22)
         phys["spacing_mm"] = [float(inplane), float(inplane), phys["spacing_mm"][2]]
     grid = _full_grid(scene, phys, fov, int(matrix), int(slices), stream(seed, "fov"))
     grid = _end_below_cut(grid, scene)
-    hu, labels, blocks = render(grid, scene, head_blur_fwhm_mm=phys["psf_fwhm_mm"])
-    hu = apply_physics(hu, grid, phys, isocentre_world_mm=np.asarray(grid.origin_lps_mm) + 0.5 * (
-        np.array(grid.shape_zyx[::-1]) - 1) * np.asarray(grid.spacing_mm), rng=np.random.default_rng(phys["seed"]),
-        blur_blocks=blocks)
+    hu, labels, blocks = render(grid, scene, head_blur_fwhm_mm=0.0 if randomised else phys["psf_fwhm_mm"])
+    isocentre = np.asarray(grid.origin_lps_mm) + 0.5 * (np.array(grid.shape_zyx[::-1]) - 1) * np.asarray(
+        grid.spacing_mm)
+    distractors = {}
+    if randomised:
+        for ear in scene.ears:
+            distractors[ear.side.value] = draw_distractors(stream(seed, "distractors", ear.side))
+            paint_distractors(hu, labels, grid, distractors[ear.side.value], scene.tissue_hu, ear.rot, ear.shift)
+        hu = apply_randomised_physics(hu, grid, phys, centre_world_mm=isocentre,
+                                      rng=np.random.default_rng(phys["seed"]))
+    else:
+        hu = apply_physics(hu, grid, phys, isocentre_world_mm=isocentre, rng=np.random.default_rng(phys["seed"]),
+                           blur_blocks=blocks)
     if dtype == "int16":
         hu = np.rint(hu).astype(np.int16)
     ct = grid.image(hu)
@@ -235,6 +287,7 @@ def generate(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "b
         "ears": _ears_in_view(scene, metas, labels, grid),
         "pathologies_requested": [str(p) for p in raw],
     }
+    _note_options(meta, anatomy, appearance, distractors)
     return ct, labels_img, meta
 
 
@@ -245,14 +298,15 @@ def _case_request(pathologies, fov: str) -> tuple:
     return tuple([pathologies] if isinstance(pathologies, str) else (pathologies or ()))
 
 
-def _case_scene(seed: int, pathologies: tuple, fov: str):
+def _case_scene(seed: int, pathologies: tuple, fov: str, *, anatomy: str = "classic"):
     """The head scene of :func:`generate`'s case `seed` (pathologies spread over the ears in view)."""
     fov_sides = [Side.RIGHT, Side.LEFT] if fov == "both" else [Side(fov)]
     per_ear = _assign_pathologies(seed, pathologies, fov_sides)
-    return build_scene(seed, {s: tuple(per_ear.get(s, ())) for s in (Side.RIGHT, Side.LEFT)})
+    return build_scene(seed, {s: tuple(per_ear.get(s, ())) for s in (Side.RIGHT, Side.LEFT)}, anatomy=anatomy)
 
 
-def labels_on_grid(seed: int, reference: sitk.Image, *, pathologies=(), fov: str = "both") -> sitk.Image:
+def labels_on_grid(seed: int, reference: sitk.Image, *, pathologies=(), fov: str = "both",
+                   anatomy: str = "classic") -> sitk.Image:
     """The exact two-ear labels of :func:`generate`'s case on any grid (e.g. a segmentation's own).
 
     Same seed, pathologies and fov as the call to :func:`generate`; labels are evaluated at the voxel
@@ -260,7 +314,7 @@ def labels_on_grid(seed: int, reference: sitk.Image, *, pathologies=(), fov: str
     resolution without resampling either side. Right ear 1-5, left ear 11-15; uint8 on `reference`'s grid.
     No field-of-view cut is applied: mask what lies outside the scan yourself.
     """
-    scene, _ = _case_scene(seed, _case_request(pathologies, fov), fov)
+    scene, _ = _case_scene(seed, _case_request(pathologies, fov), fov, anatomy=check_anatomy(anatomy))
     grid = Grid.of_image(reference)
     out = np.zeros(grid.shape_zyx, np.uint8)
     for ear in scene.ears:

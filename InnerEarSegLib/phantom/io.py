@@ -13,9 +13,11 @@ import numpy as np
 import SimpleITK as sitk
 
 
-def case_id(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "both") -> str:
-    """File stem of a case, e.g. ``phantom_00042`` or ``phantom_00042_cbct_scd-implant_left``."""
+def case_id(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "both", anatomy: str = "classic",
+            appearance: str = "classic") -> str:
+    """File stem of a case, e.g. ``phantom_00042`` or ``phantom_00042_calibrated_randomised_cbct_scd-implant_left``."""
     parts = [f"phantom_{int(seed):05d}"]
+    parts += [v for v in (anatomy, appearance) if v != "classic"]
     if protocol != "mdct":
         parts.append(protocol)
     if pathologies:

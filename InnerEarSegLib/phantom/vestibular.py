@@ -38,6 +38,11 @@ def build_vestibule(p: dict) -> tuple[list[Ellipsoid], dict]:
         Ellipsoid(Structure.VESTIBULE, np.array([-0.05 * sx, -0.45 * sy, -0.45 * sz]), axes,
                   s1 * np.array([0.95 * sx, 0.7 * sy, 0.75 * sz]), "saccular recess"),
     ]
+    semi = np.array([sx, sy, sz])
+    for k, bulge in enumerate(p.get("vestibule_bulges", ())):  # calibrated anatomy: an asymmetric wall
+        d = np.asarray(bulge["direction"], float)
+        blobs.append(Ellipsoid(Structure.VESTIBULE, axes @ (bulge["depth"] * d * semi), axes,
+                               np.asarray(bulge["scale"], float) * semi, f"vestibule bulge {k + 1}"))
     attach = {
         "superior": np.array([0.2 * sx, -0.5 * sy, 0.8 * sz]),
         "posterior": np.array([-0.35 * sx, 0.55 * sy, -0.5 * sz]),
@@ -77,7 +82,9 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
         return p[f"{key}_lumen_mm"] * p.get(f"{key}_lumen_scale", 1.0)
 
     # superior: crus end at crus_top, arc over the top to the antero-lateral ampulla
-    n, h, v = _plane_basis(_jittered_normal([1, 1, 0], jit[0]), [1, -1, 0])
+    lean = np.radians(p.get("superior_normal_lean_deg", 0.0))  # calibrated: the plane tilted off the vertical
+    sup_normal = [1, 1, 0] if lean == 0.0 else [np.cos(lean), np.cos(lean), np.sqrt(2.0) * np.sin(lean)]
+    n, h, v = _plane_basis(_jittered_normal(sup_normal, jit[0]), [1, -1, 0])
     r = radius_of("superior")
     beta = np.radians(p["superior_crus_angle_deg"])
     c = crus_top + r * (np.cos(beta) * h + np.sin(beta) * v)
@@ -98,6 +105,12 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     c = crus_top + r * (np.cos(beta) * h + np.sin(beta) * v)
     span = p["posterior_arc_deg"] * p.get("posterior_arc_scale", 1.0)
     arc = _arc(c, h, v, n, r, np.degrees(beta) + 180.0, span, npl[1], phs[1])[::-1]
+    if "posterior_arc_shift_mm" in p:  # calibrated anatomy: the arc set back from its ampulla, tapering to the crus
+        shift = np.asarray(p["posterior_arc_shift_mm"], float)
+        shift = shift - np.dot(shift, n) * n  # within the canal's plane: its shape changes, not its plane
+        taper = np.linspace(1.0, 0.0, len(arc))[:, None]
+        arc = arc + taper * shift
+        c = c + 0.5 * shift
     marks["posterior_arc_centre"] = c
     marks["posterior_normal"] = n
     if status.get("posterior") != "missing":

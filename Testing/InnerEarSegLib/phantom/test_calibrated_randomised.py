@@ -1,0 +1,114 @@
+"""anatomy="calibrated" and appearance="randomised": determinism, valid anatomy, labels untouched by appearance."""
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from InnerEarSegLib.cli.main import main
+from InnerEarSegLib.labels import Side, Structure
+from InnerEarSegLib.phantom import generate_roi
+from InnerEarSegLib.phantom.anatomy import Labyrinth, Tube
+from InnerEarSegLib.phantom.appearance import (draw_randomised_physics, draw_randomised_tissue_hu,
+                                               paint_distractors)
+from InnerEarSegLib.phantom.calibrated import (MAX_DISPLACEMENT_GRADIENT, draw_calibrated_params, elastic_field,
+                                               topology_ok)
+from InnerEarSegLib.phantom.case import build_scene
+from InnerEarSegLib.phantom.measure import loops, volumes_mm3
+from InnerEarSegLib.phantom.raster import Grid, rasterise_depth, rasterise_labels
+
+
+def test_the_elastic_field_is_smooth_enough_never_to_fold_the_labyrinth():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        u = elastic_field(rng.uniform(0.15, 0.45), rng.uniform(7.0, 14.0), rng)
+        p = rng.uniform(-10, 10, (500, 3))
+        h = 1e-4
+        jac = np.stack([(u(p + h * e) - u(p - h * e)) / (2 * h) for e in np.eye(3)], axis=2)  # (N, 3, 3)
+        assert np.linalg.norm(jac, ord=2, axis=(1, 2)).max() <= MAX_DISPLACEMENT_GRADIENT + 1e-6
+        assert np.linalg.det(np.eye(3) + jac).min() > 0  # orientation kept everywhere: no folding
+
+
+def test_calibrated_draws_are_deterministic_and_differ_from_the_classic_ones():
+    a = draw_calibrated_params(np.random.default_rng(5))
+    assert a == draw_calibrated_params(np.random.default_rng(5))
+    scene_c, _ = build_scene(5, {Side.LEFT: ()})
+    scene_k, _ = build_scene(5, {Side.LEFT: ()}, anatomy="calibrated")
+    assert scene_c.ears[0].labyrinth.params["cochlea_a_value_mm"] != scene_k.ears[0].labyrinth.params[
+        "cochlea_a_value_mm"]
+
+
+@pytest.mark.slow
+def test_calibrated_ears_are_whole_labyrinths_whose_canals_close_one_loop_each():
+    grid = Grid((111, 111, 111), (-10.5, -10.5, -10.0), (0.2, 0.2, 0.2))  # another lattice than the generator's
+    good = 0
+    for seed in range(20, 30):
+        scene, _ = build_scene(seed, {Side.RIGHT: ()}, anatomy="calibrated")
+        lab = scene.ears[0].labyrinth
+        assert lab.params["draws"] < 30 and topology_ok(lab), seed  # the generator's own check passed
+        union = rasterise_depth(grid, lab, np.eye(3), np.zeros(3), margin_mm=0.2)[1:].max(axis=0) > 0
+        good += loops(union) == 3  # vestibule + canals: one loop per canal
+        vol = volumes_mm3(rasterise_labels(grid, lab, np.eye(3), np.zeros(3)), (0.2, 0.2, 0.2))
+        # real labyrinths 01-40 (benchmarks/real_labyrinths.py): 148-265 mm^3, cochlea 58-114 mm^3
+        assert 140.0 <= vol["labyrinth"] <= 270.0 and 50.0 <= vol["cochlea"] <= 120.0, (seed, vol)
+    # a near-contact (< 1 voxel) can close on one lattice and not on another; most ears show none
+    assert good >= 8
+
+
+def test_an_unknown_anatomy_or_appearance_is_refused_by_name():
+    with pytest.raises(ValueError, match="anatomy must be one of"):
+        generate_roi(1, Side.LEFT, anatomy="alien")
+    with pytest.raises(ValueError, match="appearance must be one of"):
+        generate_roi(1, Side.LEFT, appearance="sepia")
+
+
+def test_randomised_tissue_values_always_keep_the_labyrinth_visible_and_are_sometimes_arbitrary():
+    rng = np.random.default_rng(1)
+    draws = [draw_randomised_tissue_hu(rng) for _ in range(300)]
+    assert all(abs(t["otic_capsule"] - t["fluid"]) >= 250 for t in draws)
+    share = np.mean([t["mode"] == "arbitrary" for t in draws])
+    assert 0.2 < share < 0.4
+    assert any(t["otic_capsule"] < t["fluid"] for t in draws)  # contrast inverted in some samples
+
+
+def test_randomised_acquisition_stays_within_its_stated_ranges():
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        p = draw_randomised_physics(rng, "mdct")
+        assert 0.3 <= p["slice_fwhm_mm"] <= 1.25 and p["spacing_mm"][2] <= p["slice_fwhm_mm"]
+        assert all(0.2 <= s <= 0.6 for s in p["spacing_mm"][:2]) and 0.3 <= p["psf_fwhm_mm"] <= 1.2
+
+
+def test_the_randomised_appearance_changes_the_image_but_not_the_labels():
+    for seed, side in ((3, Side.LEFT), (4, Side.RIGHT)):
+        ct_c, lab_c, _ = generate_roi(seed, side, anatomy="calibrated")
+        ct_r, lab_r, meta = generate_roi(seed, side, anatomy="calibrated", appearance="randomised")
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(lab_c), sitk.GetArrayFromImage(lab_r))
+        assert not np.allclose(sitk.GetArrayFromImage(ct_c), sitk.GetArrayFromImage(ct_r))
+        assert meta["appearance"] == "randomised" and meta["anatomy_variant"] == "calibrated"
+        assert len(meta["distractors"]) >= 2
+        ct_again, _, _ = generate_roi(seed, side, anatomy="calibrated", appearance="randomised")
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(ct_r), sitk.GetArrayFromImage(ct_again))
+
+
+def test_distractors_never_paint_within_their_clearance_of_the_labyrinth():
+    grid = Grid((60, 60, 60), (-3.0, -3.0, -3.0), (0.1, 0.1, 0.1))
+    labels = np.zeros(grid.shape_zyx, np.uint8)
+    labels[25:35, 25:35, 25:35] = Structure.VESTIBULE  # a 1 mm cube at the centre
+    hu = np.full(grid.shape_zyx, 1500.0, np.float32)
+    line = np.stack([np.linspace(-3, 3, 61), np.zeros(61), np.zeros(61)], axis=1)  # straight through the cube
+    paint_distractors(hu, labels, grid, [{"kind": "random_tube", "points_mm": line.tolist(), "radius_mm": 0.4,
+                                          "tissue": "fluid"}], {"fluid": 0.0}, np.eye(3), np.zeros(3))
+    assert np.all(hu[20:40, 20:40, 20:40][labels[20:40, 20:40, 20:40] > 0] == 1500.0)
+    assert np.all(hu[30, 30, 21:39] == 1500.0)  # the cube and its 0.4 mm clearance either side
+    assert hu[30, 30, 5] == pytest.approx(0.0, abs=1.0)  # the tube far from the cube is fluid
+
+
+def test_phantom_command_takes_anatomy_and_appearance_and_names_the_files_after_them(tmp_path):
+    rc = main(["phantom", "--seed", "2", "--out", str(tmp_path), "--fov", "left", "--matrix", "96", "--slices", "32",
+               "--anatomy", "calibrated", "--appearance", "randomised"])
+    assert rc == 0
+    stem = "phantom_00002_calibrated_randomised_left"
+    meta = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert meta["appearance"] == "randomised" and meta["anatomy_variant"] == "calibrated"
+    assert (tmp_path / f"{stem}_ct.nii.gz").is_file()
