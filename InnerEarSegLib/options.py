@@ -41,6 +41,8 @@ class SegmentOptions:
     postprocess : post-processing switches (default :data:`DEFAULT_POSTPROCESS`).
     meshes : build one closed surface per structure and ear.
     mesh_format : file format of the meshes written by the CLI.
+    allow_thick_slices : segment a scan whose slices are thicker than the input policy allows
+        (:data:`InnerEarSegLib.gate.MAX_SLICE_MM`); every result is then marked low resolution.
     """
 
     model_path: Path | None = None
@@ -49,6 +51,7 @@ class SegmentOptions:
     postprocess: PostprocessOptions = DEFAULT_POSTPROCESS
     meshes: bool = True
     mesh_format: str = "stl"
+    allow_thick_slices: bool = False
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from ..gate import MAX_SPACING_MM
 from .progress_display import ProgressPrinter, add_progress_argument
 
 
@@ -20,6 +21,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="ear centre in LPS world mm instead of automatic location (repeat for both ears)")
     p.add_argument("--roi-side", choices=("left", "right"), action="append",
                    help="side of each --roi-center (default: from the image mid-line)")
+    p.add_argument("--allow-thick-slices", action="store_true",
+                   help=f"segment a scan coarser than {MAX_SPACING_MM:g} mm along some axis (refused by default: the "
+                        f"canals' lumens are 0.8-1 mm); every result is then marked low resolution")
     p.add_argument("--mesh-format", choices=("stl", "obj", "ply", "vtp"), default="stl")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
     p.add_argument("--preview", action="store_true", help="write preview.png")
@@ -75,7 +79,8 @@ def options_from_args(args):
     roi = tuple(RoiHint(tuple(c), Side(sides[i]) if sides else None) for i, c in enumerate(centres))
     return SegmentOptions(model_path=args.model, device=args.device, roi=roi, postprocess=post,
                           meshes=not getattr(args, "no_meshes", False),
-                          mesh_format=getattr(args, "mesh_format", "stl"))
+                          mesh_format=getattr(args, "mesh_format", "stl"),
+                          allow_thick_slices=getattr(args, "allow_thick_slices", False))
 
 
 def run(args) -> int:
@@ -105,6 +110,9 @@ def run(args) -> int:
 
 
 def _print_summary(result) -> None:
+    if result.input_info.get("low_resolution"):
+        print(f"LOW RESOLUTION: voxels of {result.input_info['coarsest_spacing_mm']:.2f} mm (policy <= "
+              f"{MAX_SPACING_MM:g} mm); the canals cannot be resolved reliably, check every structure by eye.")
     for ear in result.ears:
         a = ear.assessment
         likert = f", suggested Likert {a.likert}" if a is not None else ""
