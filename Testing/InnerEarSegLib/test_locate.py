@@ -122,9 +122,9 @@ def test_ear_location_is_frozen_and_serialisable():
 
 
 # ---------------------------------------------------------------------------------------- user input
-def _grid(x_low_mm, x_high_mm, direction=(1, 0, 0, 0, 1, 0, 0, 0, 1)):
-    image = sitk.Image([int(x_high_mm - x_low_mm) + 1, 20, 20], sitk.sitkInt16)
-    image.SetOrigin((x_low_mm if direction[0] > 0 else x_high_mm, -10.0, -10.0))
+def _grid(x_low_mm, x_high_mm, direction=(1, 0, 0, 0, 1, 0, 0, 0, 1), hu=1500):
+    image = sitk.Image([int(x_high_mm - x_low_mm) + 1, 20, 20], sitk.sitkInt16) + hu
+    image.SetOrigin((x_low_mm if direction[0] > 0 else x_high_mm, -10.0 if direction[4] > 0 else 9.0, -10.0))
     image.SetDirection(direction)
     return image
 
@@ -140,6 +140,17 @@ def test_user_point_side_is_inferred_from_the_image_mid_line():
 def test_user_box_is_reduced_to_its_centre_and_given_side_wins():
     loc = user_location(((20.0, -5.0, -5.0), (40.0, 5.0, 5.0)), side="right")
     assert loc == EarLocation(Side.RIGHT, (30.0, 0.0, 0.0), 1.0, "user")
+
+
+def test_a_user_point_outside_the_image_is_refused_with_the_image_extent():
+    with pytest.raises(InputError, match=r"ear point \(5000.0, 5000.0, 5000.0\) mm lies outside the image, which "
+                                         r"spans \(-80.0, -10.0, -10.0\) to \(80.0, 9.0, 9.0\) mm"):
+        user_location((5000.0, 5000.0, 5000.0), side="left", image=_grid(-80, 80))
+
+
+def test_a_user_point_with_no_bone_around_it_is_refused():
+    with pytest.raises(InputError, match="no bone within 8 mm .* Place the point on the labyrinth"):
+        user_location((30.0, 0.0, 0.0), side="left", image=_grid(-80, 80, hu=-1000))
 
 
 @pytest.mark.parametrize("centre, side, message", [
