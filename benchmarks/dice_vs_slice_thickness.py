@@ -22,7 +22,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 import SimpleITK as sitk
 
 from InnerEarSegLib.errors import InputError
@@ -34,32 +33,17 @@ from InnerEarSegLib.model.package import load_model_package
 from InnerEarSegLib.model.predictor import build_predictor
 from InnerEarSegLib.options import RoiHint, SegmentOptions
 from InnerEarSegLib.phantom.generate import generate, labels_on_grid
+from InnerEarSegLib.phantom.negatives import reslice_mm
 from InnerEarSegLib.pipeline import segment
 
 FIRST_SEED = 7000
 THICKNESSES_MM = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
 
 
-def reslice(ct: sitk.Image, thickness_mm: float) -> sitk.Image:
-    """`ct` re-acquired with contiguous slices of `thickness_mm` (Gaussian slice profile, FWHM = thickness)."""
-    native = ct.GetSpacing()[2]
-    if thickness_mm <= native:
-        return ct
-    sigma_mm = float(np.sqrt(max(thickness_mm**2 - native**2, 0.0)) / 2.3548)
-    blurred = sitk.RecursiveGaussian(sitk.Cast(ct, sitk.sitkFloat32), sigma_mm, direction=2)
-    size = list(ct.GetSize())
-    size[2] = int(np.floor((size[2] - 1) * native / thickness_mm)) + 1
-    reference = sitk.Image(size, sitk.sitkFloat32)
-    reference.SetOrigin(ct.GetOrigin())
-    reference.SetDirection(ct.GetDirection())
-    reference.SetSpacing((ct.GetSpacing()[0], ct.GetSpacing()[1], thickness_mm))
-    return sitk.Resample(blurred, reference, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkFloat32)
-
-
-def evaluate(seed: int, thickness_mm: float, predictor, allow_thick: bool = True) -> list[dict]:
+def evaluate(seed: int, thickness_mm: float, predictor) -> list[dict]:
     ct, _, meta = generate(seed, protocol="mdct")
-    image = reslice(ct, thickness_mm)
-    options = SegmentOptions(meshes=False, **({"allow_thick_slices": True} if allow_thick else {}))
+    image = reslice_mm(ct, thickness_mm)
+    options = SegmentOptions(meshes=False, allow_thick_slices=True)
     located = True
     try:
         result = segment(image, options, predictor=predictor)

@@ -1,7 +1,6 @@
 """The input gate: what is refused before any long work, with what message, and what passes."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import SimpleITK as sitk
 
@@ -10,17 +9,7 @@ from InnerEarSegLib.gate import MAX_SPACING_MM, check_modality, check_resolution
 from InnerEarSegLib.imageio import validate_ct
 from InnerEarSegLib.labels import Side
 from InnerEarSegLib.phantom.generate import generate, generate_roi
-
-
-def mr_like(ct: sitk.Image, seed: int = 0) -> sitk.Image:
-    """A T1-weighted look-alike of a CT: background and bone dark, fluid dark grey, soft tissue and fat bright,
-    with Rician-like noise that dips slightly below zero (as MR volumes after processing do)."""
-    hu = sitk.GetArrayFromImage(ct).astype(np.float32)
-    t1 = np.interp(hu, [-1024, -500, -100, 0, 40, 400, 1500, 3000], [0, 5, 1100, 300, 700, 150, 40, 30])
-    noise = np.random.default_rng(seed).normal(0, 12, hu.shape)
-    out = sitk.GetImageFromArray((t1 + noise).astype(np.float32))
-    out.CopyInformation(ct)
-    return out
+from InnerEarSegLib.phantom.negatives import chest_like, mr_like
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +65,13 @@ def test_the_stated_limit_is_the_one_applied():
     image.SetSpacing((0.4, 0.4, MAX_SPACING_MM + 0.05))
     with pytest.raises(InputError):
         check_resolution(image)
+
+
+def test_a_chest_ct_passes_the_gate_as_ct_but_no_ear_is_found_in_it():
+    from InnerEarSegLib.errors import NoEarFound
+    from InnerEarSegLib.locate import locate_ears
+
+    chest = chest_like(3)
+    validate_ct(chest)
+    with pytest.raises(NoEarFound, match="no inner ear found.*--roi-center"):
+        locate_ears(chest)
