@@ -104,7 +104,8 @@ def check_modality(image: sitk.Image) -> IntensityProfile:
         raise InputError(f"the image does not look like CT in Hounsfield units ({found}): {lacks}, while every CT of "
                          f"the head has air (outside air, ear canal, mastoid) and bone. Is it an MR image (its "
                          f"background is near 0) or a normalised volume? InnerEarSeg segments CT only; give the CT "
-                         f"in HU.")
+                         f"in HU. If it is a CT cropped inside the skull, it holds no temporal bone either (the "
+                         f"middle ear and mastoid hold air): give the uncropped scan.")
     raise InputError(f"the image does not look like a CT of bone in Hounsfield units ({found}). Give a CT of the "
                      f"temporal bones in HU.")
 

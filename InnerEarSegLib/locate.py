@@ -165,10 +165,12 @@ def locate_ears(image: sitk.Image, *, progress: ProgressCallback | None = None,
                              f"image (no outside air or ear canal on one side only, as in a specimen scan). Give its "
                              f"side: --roi-center {centre.replace(',', '')} --roi-side left|right on the command "
                              f"line, or a point on the ear in 3D Slicer with the side set.", best_guesses=guesses)
+    head_axes = _head_axes([c.centroid_lps_mm for c in chosen_candidates], sides)
     locations = []
     for candidate, side in zip(chosen_candidates, sides):
         lateral = 1.0 if side is Side.LEFT else -1.0
-        centre = candidate.centroid_lps_mm + np.asarray(options.centroid_to_centre_mm) * (lateral, 1.0, 1.0)
+        offset_head = np.asarray(options.centroid_to_centre_mm) * (lateral, 1.0, 1.0)
+        centre = candidate.centroid_lps_mm + head_axes @ offset_head
         locations.append(EarLocation(side, tuple(float(v) for v in centre), evidence[id(candidate)], "auto"))
     locations.sort(key=lambda loc: loc.side is Side.LEFT)
     if len(locations) == 2 and locations[0].side == locations[1].side:
@@ -402,46 +404,67 @@ def _side_of_pair(centre: np.ndarray, pair_centres) -> Side:
     return Side.LEFT if centre[0] > other[0] else Side.RIGHT
 
 
-def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) -> Side | None:
-    """Which side a lone ear is on, from the air around it in an 8 mm slab along world x.
+def _head_axes(centres_lps_mm, sides) -> np.ndarray:
+    """Columns: the head's left, posterior and superior axes in LPS world, as far as the ears tell them.
 
-    Lateral is where air connected to the scan's border (outside air, the external ear canal) is
-    nearer; if that does not decide, where there is more air within 25 mm (middle ear, mastoid
-    cells); otherwise None: the side is unknown (a specimen, or a crop with air on both sides), and
-    guessing it from where the ear lies in the image would be a coin toss.
+    Two ears give the left-right axis (their joining line; a head turned about z or tilted sideways
+    turns it); posterior is world y made orthogonal to it, superior completes the frame. The nod of
+    the head about that axis is not observable from two points and is taken as zero. One ear gives
+    the world axes.
     """
-    idx = np.round(np.asarray(grid.TransformPhysicalPointToContinuousIndex(centre.tolist()))).astype(int)[::-1]
-    s = grid.GetSpacing()[0]
-    half = int(round(8.0 / s))
-    z0, y0 = (max(0, idx[0] - half), max(0, idx[1] - half))
-    slab = values[z0:idx[0] + half + 1, y0:idx[1] + half + 1, :]
-    air = (slab < -400) & (slab > OUTSIDE_HU + 1)
+    if len(centres_lps_mm) != 2:
+        return np.eye(3)
+    right, left = (np.asarray(c, float) for c, _ in sorted(zip(centres_lps_mm, sides),
+                                                          key=lambda cs: cs[1] is Side.LEFT))
+    x = (left - right) / np.linalg.norm(left - right)
+    y = np.array([0.0, 1.0, 0.0]) - x[1] * x
+    y /= np.linalg.norm(y)
+    return np.column_stack([x, y, np.cross(x, y)])
+
+
+#: A lone ear's side is read from the direction of the outside air nearest to it only when that
+#: direction lies within this angle of world x (the image's left-right axis): in a patient scan the
+#: ear canal and the air beside the head lie lateral; in a specimen in any orientation they may lie
+#: anywhere, and the side is then reported as unknown.
+LONE_EAR_MAX_ANGLE_DEG = 30.0
+
+
+def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) -> Side | None:
+    """Which side a lone ear is on, from where the outside air nearest to it lies; None when it cannot tell.
+
+    Outside air is air connected to the scan's border (air beside the head, the external ear canal).
+    The mean direction from the ear to the outside-air voxels within 10 mm of the nearest one points
+    laterally in a patient scan. When it lies within :data:`LONE_EAR_MAX_ANGLE_DEG` of world x, the
+    side follows (air at larger x: the patient's left); otherwise the image's axes do not tell the
+    side (a specimen, or a head turned far), and guessing from where the ear lies in the image would
+    be a coin toss.
+    """
+    air = (values < -400) & (values > OUTSIDE_HU + 1)
     labels, _ = ndimage.label(air)
-    faces = [labels[:, :, 0], labels[:, :, -1]]  # the scan's own borders, not the slab's cuts
-    if y0 == 0:
-        faces.append(labels[:, 0, :])
-    if idx[1] + half + 1 >= values.shape[1]:
-        faces.append(labels[:, -1, :])
-    if z0 == 0:
-        faces.append(labels[0])
-    if idx[0] + half + 1 >= values.shape[0]:
-        faces.append(labels[-1])
-    border = np.unique(np.concatenate([f.ravel() for f in faces]))
-    outside = np.isin(labels, border[border > 0]).any(axis=(0, 1))
-    x0 = int(np.clip(idx[2], 0, values.shape[2] - 1))
-    right_hits = np.flatnonzero(outside[:x0])  # towards -x: patient right
-    left_hits = np.flatnonzero(outside[x0 + 1:])
-    d_right = (x0 - right_hits[-1]) * s if right_hits.size else np.inf
-    d_left = (left_hits[0] + 1) * s if left_hits.size else np.inf
-    if np.isfinite(min(d_right, d_left)) and abs(d_right - d_left) > 10.0:
-        return Side.LEFT if d_left < d_right else Side.RIGHT
-    reach = int(round(25.0 / s))
-    air_x = air.sum(axis=(0, 1))
-    n_right = air_x[max(0, x0 - reach):max(0, x0 - 3)].sum()
-    n_left = air_x[x0 + 4:x0 + reach + 1].sum()
-    if max(n_left, n_right) > 1.5 * max(1, min(n_left, n_right)):
-        return Side.LEFT if n_left > n_right else Side.RIGHT
-    return None
+    border = np.unique(np.concatenate([labels[0].ravel(), labels[-1].ravel(), labels[:, 0].ravel(),
+                                       labels[:, -1].ravel(), labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
+    outside = np.isin(labels, border[border > 0])
+    # the field of view's edge (outside the scan, -4000) borders outside air too
+    outside |= air & ndimage.binary_dilation(values <= OUTSIDE_HU + 1, iterations=2)
+    idx = np.argwhere(outside)
+    if idx.size == 0:
+        return None
+    points = _index_to_lps(grid, idx)  # the coarse grid has an identity direction
+    vectors = points - np.asarray(centre, float)
+    distance = np.linalg.norm(vectors, axis=1)
+    near = distance <= distance.min() + 10.0
+    direction = (vectors[near] / np.maximum(distance[near, None], 1e-6)).mean(axis=0)
+    if np.linalg.norm(direction) < 1e-6:
+        return None
+    direction /= np.linalg.norm(direction)
+    if abs(direction[0]) < np.cos(np.radians(LONE_EAR_MAX_ANGLE_DEG)):
+        return None
+    return Side.LEFT if direction[0] > 0 else Side.RIGHT
+
+
+def _index_to_lps(grid: sitk.Image, index_zyx: np.ndarray) -> np.ndarray:
+    """LPS mm of (z, y, x) indices of an identity-direction grid."""
+    return np.asarray(grid.GetOrigin()) + index_zyx[:, ::-1] * np.asarray(grid.GetSpacing())
 
 
 #: A user's ear point must have bone (>= :data:`USER_POINT_BONE_HU`) within this distance.
