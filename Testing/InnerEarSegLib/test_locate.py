@@ -190,3 +190,48 @@ def test_both_phantom_ears_are_found_within_2_mm_in_a_flipped_full_ct():
 def test_a_two_dimensional_image_is_refused_before_searching():
     with pytest.raises(InputError, match="3-D SimpleITK image, got 2-D image"):
         locate_ears(sitk.Image([30, 30], sitk.sitkInt16))
+
+
+def _rotated_about(ct: sitk.Image, truth: dict, rotation: np.ndarray) -> tuple[sitk.Image, dict]:
+    """The head rotated by `rotation` about the ears' midpoint, on a grid padded to hold it; truth moved too."""
+    padded = sitk.ConstantPad(ct, [40] * 3, [40] * 3, -1000.0)
+    centre = np.mean(list(truth.values()), axis=0)
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(tuple(rotation.T.ravel()))
+    transform.SetCenter(tuple(centre))
+    moved = {side: rotation @ (c - centre) + centre for side, c in truth.items()}
+    return sitk.Resample(padded, padded, transform, sitk.sitkLinear, -1000.0), moved
+
+
+def test_both_ears_are_found_within_4_mm_in_a_head_turned_45_degrees_and_tilted_30():
+    from InnerEarSegLib.phantom.generate import generate
+
+    ct, _, meta = generate(1003, protocol="mdct", fov="both", matrix=256, slices=56)
+    truth = {e["side"]: np.asarray(e["labyrinth_centre_lps_mm"]) for e in meta["ears"]}
+    rotated, moved = _rotated_about(ct, truth, head.rotation_matrix(yaw_deg=45.0, roll_deg=30.0))
+    assert_found(locate_ears(rotated), moved, tolerance_mm=4.0)
+
+
+def test_a_specimen_turned_upside_down_is_not_given_a_side_from_the_image():
+    from InnerEarSegLib.errors import NoEarFound
+    from InnerEarSegLib.phantom.generate import generate
+
+    ct, _, meta = generate(1004, protocol="mdct", fov="left", matrix=256, slices=96)
+    truth = {e["side"]: np.asarray(e["labyrinth_centre_lps_mm"]) for e in meta["ears"]}
+    # turned 180 degrees about the anterior-posterior axis: its outside air now lies along -x, as a right ear's would
+    flipped, _ = _rotated_about(ct, truth, head.rotation_matrix(roll_deg=180.0))
+    with pytest.raises(NoEarFound, match="side cannot be told from this image.*--roi-side left"):
+        locate_ears(flipped)
+
+
+def test_a_phantom_crop_without_an_ear_is_refused_and_asks_for_a_point():
+    from InnerEarSegLib.errors import NoEarFound
+    from InnerEarSegLib.phantom.generate import generate
+    from InnerEarSegLib.phantom.negatives import crop_mm
+
+    ct, _, meta = generate(1005, protocol="mdct", fov="both", matrix=320, slices=72)
+    y_back = max(e["labyrinth_centre_lps_mm"][1] for e in meta["ears"]) + 22.0
+    low = ct.TransformIndexToPhysicalPoint((0, 0, 0))
+    high = ct.TransformIndexToPhysicalPoint([s - 1 for s in ct.GetSize()])
+    with pytest.raises(NoEarFound, match="no inner ear found.*--roi-center"):
+        locate_ears(crop_mm(ct, (low[0], y_back, low[2]), high))
