@@ -468,20 +468,25 @@ def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) 
 #: in patient-posed phantoms (less when coarse slices lose the canals); below -0.3 mm in 12 of 18
 #: arbitrarily turned specimens (phantom seeds 3400-3411), which are then not sided from the image.
 UPRIGHT_MIN_MM = -0.3
+#: Likewise for the posterior component: the cochlea lies anterior, so the centroid sits in front of the
+#: box centre (-0.1 to +1.3 mm in patient-posed phantoms); a specimen turned 180 degrees about z, which
+#: the air and the upright test cannot tell from the other ear, has it behind.
+FACING_MIN_MM = -0.2
 #: Below this pocket volume the canals are missing from the pocket (coarse voxels hide their lumens,
 #: e.g. 89 mm3 at 0.8 mm against 120-200 mm3 with them) and its shape says nothing about uprightness.
 UPRIGHT_MIN_POCKET_MM3 = 110.0
 
 
 def _is_upright(candidate: _Candidate) -> bool:
-    """Whether the labyrinth stands as in a patient scan (superior up), so the image's axes may tell its side."""
+    """Whether the labyrinth stands as in a patient scan (superior up, cochlea in front), so that the image's
+    axes may tell its side."""
     points = candidate.points_lps_mm
     if points is None or len(points) == 0:
         return False
     if candidate.volume_mm3 < UPRIGHT_MIN_POCKET_MM3:
         return True  # the canals are not in the pocket (coarse voxels): its shape cannot tell, the air must
-    bbox_centre = (points.min(axis=0) + points.max(axis=0)) / 2.0
-    return bool(bbox_centre[2] - points[:, 2].mean() >= UPRIGHT_MIN_MM)
+    offset = (points.min(axis=0) + points.max(axis=0)) / 2.0 - points.mean(axis=0)
+    return bool(offset[2] >= UPRIGHT_MIN_MM and offset[1] >= FACING_MIN_MM)
 
 
 def _index_to_lps(grid: sitk.Image, index_zyx: np.ndarray) -> np.ndarray:

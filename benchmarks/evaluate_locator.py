@@ -143,7 +143,8 @@ def real_inputs(folder: Path):
         try:
             image, source = read_image_with_source(target)
         except InputError as exc:
-            yield "real scans", f"{target.relative_to(folder)}: unreadable ({str(exc)[:80]})", None, {}, False
+            if "holds no DICOM series" not in str(exc):  # a folder of folders is no scan
+                yield "real scans", f"{target.relative_to(folder)}: unreadable ({str(exc)[:80]})", None, {}, False
             continue
         yield "real scans", f"{target.relative_to(folder)} {source.description} size {image.GetSize()} spacing " \
                             f"{tuple(round(s, 2) for s in image.GetSpacing())}", image, {}, False
