@@ -463,11 +463,11 @@ def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) 
     return Side.LEFT if direction[0] > 0 else Side.RIGHT
 
 
-#: How far (mm) the centre of a pocket's bounding box may lie below its centroid for the labyrinth
-#: still to count as upright in the image. The superior canal rises above the cochlea: +0.4 to +2.2 mm
-#: in patient-posed phantoms (less when coarse slices lose the canals); below -0.3 mm in 12 of 18
-#: arbitrarily turned specimens (phantom seeds 3400-3411), which are then not sided from the image.
-UPRIGHT_MIN_MM = -0.3
+#: How far (mm) the centre of a pocket's bounding box must lie above its centroid for the labyrinth to
+#: count as upright in the image. The superior canal rises above the cochlea: +0.39 to +2.2 mm in
+#: patient-posed phantoms (seeds 3400-3411); below it in 13 of 18 arbitrarily turned specimens, which
+#: are then not sided from the image. Pockets without their canals are exempt (below).
+UPRIGHT_MIN_MM = 0.25
 #: Likewise for the posterior component: the cochlea lies anterior, so the centroid sits in front of the
 #: box centre (-0.1 to +1.3 mm in patient-posed phantoms); a specimen turned 180 degrees about z, which
 #: the air and the upright test cannot tell from the other ear, has it behind.
