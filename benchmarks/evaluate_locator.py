@@ -134,8 +134,8 @@ def real_inputs(folder: Path):
     """Every readable volume under `folder` (DICOM series folders, NIfTI, NRRD, MHA); no truth."""
     seen = set()
     for path in sorted(folder.rglob("*")):
-        if path.is_dir() or path.name == "SOURCE.txt":
-            continue
+        if path.is_dir() or path.suffix.lower() in (".txt", ".md", ".py", ".ply", ".json", ".csv"):
+            continue  # notes and the labyrinth surfaces are no scans
         target = path.parent if path.suffix.lower() not in (".gz", ".nii", ".nrrd", ".mha") else path
         if target in seen:
             continue
