@@ -12,3 +12,14 @@ class InputError(InnerEarSegError, ValueError):
 
 class ModelError(InnerEarSegError):
     """The model package is missing, corrupt, tampered with or incompatible."""
+
+
+class NoEarFound(InputError):
+    """The automatic search found no inner ear it would vouch for; the user is asked for a point on each ear.
+
+    ``best_guesses`` holds the strongest rejected candidates (LPS mm, confidence) for display, never for use.
+    """
+
+    def __init__(self, message: str, best_guesses: tuple = ()):
+        super().__init__(message)
+        self.best_guesses = tuple(best_guesses)

@@ -22,6 +22,7 @@ import SimpleITK as sitk
 
 from .atomic_write import atomic_directory, atomic_output_path
 from .errors import InputError
+from .gate import check_modality
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,11 @@ class ValidationLimits:
     """Limits that :func:`validate_ct` enforces. Defaults fit clinical temporal-bone and head CT."""
 
     min_spacing_mm: float = 0.05
-    max_spacing_mm: float = 5.0
+    max_spacing_mm: float = 10.0  # a header-unit sanity bound; the resolution policy is gate.MAX_SPACING_MM
     max_voxels: int = 1024**3
     max_bytes: int = 4 * 1024**3
     min_slices: int = 8
     min_extent_mm: float = 12.0
-    min_max_hu: float = 300.0
-    air_hu: float = -500.0
-    bone_hu: float = 700.0
 
 
 @dataclass(frozen=True)
@@ -215,8 +213,9 @@ def validate_ct(image: sitk.Image, *, limits: ValidationLimits = ValidationLimit
     Checks, in order: scalar voxels; 3-D (not 2-D, not 4-D, not a single slice); geometry (finite,
     positive spacing within ``[min_spacing_mm, max_spacing_mm]``, invertible direction matrix); size
     (at most ``max_voxels`` and ``max_bytes``; at least ``min_slices`` voxels and ``min_extent_mm`` in
-    every axis); intensities (finite; not constant; CT-like HU: maximum at least ``min_max_hu``, some
-    air below ``air_hu`` or bone above ``bone_hu``, and not all non-negative as raw unsigned values are).
+    every axis); intensities (finite; not constant; a CT's air, soft-tissue and bone populations,
+    :func:`InnerEarSegLib.gate.check_modality`). The resolution policy (slice thickness) is
+    :func:`InnerEarSegLib.gate.check_resolution`, applied by :func:`InnerEarSegLib.segment`.
 
     Returns
     -------
@@ -306,20 +305,7 @@ def _check_intensities(image: sitk.Image, limits: ValidationLimits) -> tuple[flo
         raise InputError(f"the image is constant (every voxel checked is {vmin:g}): it holds no anatomy. Check that "
                          f"the right file or series was exported.")
     p01, p99 = (float(v) for v in np.percentile(sample, [1, 99]))
-    if vmax < limits.min_max_hu:
-        raise InputError(f"the intensities do not look like CT in Hounsfield units: the brightest voxel is {vmax:.0f} "
-                         f"(bone in CT is above {limits.bone_hu:.0f} HU). Is this an MR image or a normalised volume? "
-                         f"Give the CT in HU.")
-    has_air = vmin <= limits.air_hu
-    has_bone = vmax >= limits.bone_hu
-    if not (has_air or has_bone):
-        raise InputError(f"the intensities ({vmin:.0f} to {vmax:.0f}) do not look like CT in Hounsfield units: no air "
-                         f"(about -1000 HU) and no bone (above {limits.bone_hu:.0f} HU). Is this an MR image? Give the "
-                         f"CT in HU.")
-    if vmin >= 0 and vmax >= limits.bone_hu:
-        raise InputError(f"the intensities ({vmin:.0f} to {vmax:.0f}) have no negative values, so air is not at "
-                         f"-1000 HU: these look like raw stored values without the rescale intercept. Convert to HU "
-                         f"(usually subtract 1024, or apply the DICOM RescaleSlope/RescaleIntercept).")
+    check_modality(image)
     return p01, p99, vmax
 
 

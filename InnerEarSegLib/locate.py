@@ -15,29 +15,42 @@ How it works (all in LPS world coordinates, so any direction matrix, flipped or 
    bulb, which run through ordinary petrous bone; nor a pocket far larger than a labyrinth, or in a
    window whose densest bone is well below the densest candidate's); its centroid plus a measured
    offset is the centre of the labyrinth's bounding box.
-6. Choose the best pair (50-85 mm apart, joining line within 35 degrees of left-right), else the
-   single best candidate (a one-ear scan). The side of a pair comes from world x (larger x is the
-   patient's left); a lone ear's side from the air around it (outside air, ear canal and mastoid
-   lie lateral).
+6. Score each candidate's evidence of being a labyrinth (:func:`labyrinth_evidence`: a pocket of
+   labyrinth volume, walled by otic-capsule bone, with a strong coarse peak, in the scan's densest
+   bone) and drop those below :data:`MIN_CONFIDENCE`: no answer is better than a wrong one
+   (``benchmarks/evaluate_locator.py`` measures how often a reported ear is a real one).
+7. Choose the best pair (50-85 mm apart, joining line within 55 degrees of left-right, so heads
+   turned by 45 degrees and tilted by 30 degrees still pair), else the single best candidate (a
+   one-ear scan). The side of a pair comes from world x (larger x is the patient's left); a lone
+   ear's side from the air around it (outside air, ear canal and mastoid lie lateral) when that is
+   decisive, else it is reported as unknown (:class:`~InnerEarSegLib.errors.NoEarFound` asks for the
+   side) rather than guessed.
 
 Points are LPS ``(x, y, z)`` in mm; arrays are ``(z, y, x)``.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from .errors import InputError
+from .errors import InputError, NoEarFound
 from .labels import Side
 from .pockets import OUTSIDE_HU, BoneLevels, bin2, enclosed_mask, main_pocket
 from .progress import ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
+
+#: An ear is reported only when its :func:`labyrinth_evidence` reaches this.
+MIN_CONFIDENCE = 0.5
+#: What to tell the user when the search gives up.
+HOW_TO_GO_ON = ("Give each ear's centre by hand: on the command line --roi-center X Y Z (LPS mm, repeat for the "
+                "second ear) with --roi-side left|right; in 3D Slicer place one point on each inner ear (the "
+                "'Ear points' selector) and run again.")
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,8 @@ class LocateOptions:
     min_peak_mm3: float = 12.0
     min_bone_fraction: float = 0.35
     pair_distance_mm: tuple[float, float] = (50.0, 85.0)
-    pair_max_angle_deg: float = 35.0
+    pair_max_angle_deg: float = 55.0
+    min_confidence: float = MIN_CONFIDENCE
     max_candidates: int = 6
     refine_spacing_mm: float = 0.5
     refine_half_width_mm: float = 16.0
@@ -118,32 +132,49 @@ def locate_ears(image: sitk.Image, *, progress: ProgressCallback | None = None,
     score_mm3, dense_fraction = _enclosed_fluid_density(values, levels, grid.GetSpacing()[0], options)
     peaks = _peaks(score_mm3, dense_fraction, grid, options)
     if not peaks:
-        raise InputError("no inner ear found: no fluid-filled cavity enclosed by dense bone (the otic capsule) was "
-                         "seen in this CT. Check that the scan covers the temporal bones and is a CT in HU, or give "
-                         "the ear's centre by hand (--roi-center X Y Z --roi-side left|right, or a markup in Slicer).")
+        raise NoEarFound("no inner ear found: no fluid-filled cavity enclosed by dense bone (the otic capsule) was "
+                         "seen in this CT. Check that the scan covers the temporal bones. " + HOW_TO_GO_ON)
     report("locate", 0.5, f"{len(peaks)} candidate(s); checking each for a labyrinth in dense otic capsule")
     candidates = _refined_candidates(image, peaks, levels, options)
-    if not candidates:
-        raise InputError("no inner ear found: the candidate cavities in dense bone do not look like a labyrinth. "
-                         "Check that the scan covers the temporal bones, or give the ear's centre by hand "
-                         "(--roi-center X Y Z --roi-side left|right, or a markup in Slicer).")
+    evidence = {id(c): labyrinth_evidence(c) for c in candidates}
     log.debug("locate candidates: %s", [(tuple(np.round(c.centroid_lps_mm, 1)), round(c.volume_mm3), c.capsule,
-                                         round(c.relative_density, 2)) for c in candidates])
-    chosen = _choose_ears([(c.centroid_lps_mm, c.score) for c in candidates], options)
-    chosen_candidates = [next(c for c in candidates if c.centroid_lps_mm is centre) for centre, _ in chosen]
+                                         round(c.peak_mm3, 1), round(c.relative_density, 2), round(evidence[id(c)], 2))
+                                        for c in candidates])
+    credible = [c for c in candidates if evidence[id(c)] >= options.min_confidence]
+    guesses = tuple((tuple(float(v) for v in c.centroid_lps_mm), round(evidence[id(c)], 3))
+                    for c in sorted(candidates, key=lambda c: -evidence[id(c)])[:2])
+    if not credible:
+        if not candidates:
+            why = "the candidate cavities in dense bone are too small to be a labyrinth"
+        else:
+            best = max(candidates, key=lambda c: evidence[id(c)])
+            why = (f"the best candidate, at ({', '.join(f'{v:.1f}' for v in best.centroid_lps_mm)}) mm, has "
+                   f"confidence {evidence[id(best)]:.2f} < {options.min_confidence:g}: {_weakest_evidence(best)}")
+        raise NoEarFound(f"no inner ear found: {why}. Check that the scan covers the temporal bones. "
+                         + HOW_TO_GO_ON, best_guesses=guesses)
+    chosen = _choose_ears([(c.centroid_lps_mm, c.score) for c in credible], options)
+    chosen_candidates = [next(c for c in credible if c.centroid_lps_mm is centre) for centre, _ in chosen]
     if len(chosen) == 2:
         sides = [_side_of_pair(c, [p for p, _ in chosen]) for c, _ in chosen]
     else:
-        sides = [_side_of_lone_ear(grid, values, chosen[0][0])]
+        sides = [_side_of_lone_ear(grid, values, chosen[0][0]) if _is_upright(chosen_candidates[0]) else None]
+        if sides[0] is None:
+            centre = ", ".join(f"{v:.1f}" for v in chosen[0][0])
+            raise NoEarFound(f"one inner ear was found near ({centre}) mm (confidence "
+                             f"{evidence[id(chosen_candidates[0])]:.2f}), but its side cannot be told from this "
+                             f"image (no outside air or ear canal on one side only, as in a specimen scan). Give its "
+                             f"side: --roi-center {centre.replace(',', '')} --roi-side left|right on the command "
+                             f"line, or a point on the ear in 3D Slicer with the side set.", best_guesses=guesses)
+    head_axes = _head_axes([c.centroid_lps_mm for c in chosen_candidates], sides)
     locations = []
     for candidate, side in zip(chosen_candidates, sides):
         lateral = 1.0 if side is Side.LEFT else -1.0
-        centre = candidate.centroid_lps_mm + np.asarray(options.centroid_to_centre_mm) * (lateral, 1.0, 1.0)
-        confidence = _confidence(candidate, pair=len(chosen) == 2)
-        locations.append(EarLocation(side, tuple(float(v) for v in centre), confidence, "auto"))
+        offset_head = np.asarray(options.centroid_to_centre_mm) * (lateral, 1.0, 1.0)
+        centre = candidate.centroid_lps_mm + head_axes @ offset_head
+        locations.append(EarLocation(side, tuple(float(v) for v in centre), evidence[id(candidate)], "auto"))
     locations.sort(key=lambda loc: loc.side is Side.LEFT)
     if len(locations) == 2 and locations[0].side == locations[1].side:
-        raise InputError("two candidate ears were found on the same side; give the centres by hand (--roi-center).")
+        raise NoEarFound("two candidate ears were found on the same side. " + HOW_TO_GO_ON, best_guesses=guesses)
     report("locate", 1.0, ", ".join(f"{loc.side.value} ear at ({', '.join(f'{v:.1f}' for v in loc.centre_lps_mm)})"
                                     f" mm" for loc in locations))
     return locations
@@ -166,6 +197,9 @@ def user_location(centre_lps_mm, side: Side | str | None = None, image: sitk.Ima
     ------
     ValueError
         The point is not 3 finite numbers, the side is unknown, or neither `side` nor `image` is given.
+    InputError
+        The point lies outside the image, or no bone lies within :data:`USER_POINT_BONE_RADIUS_MM` of it
+        (an inner ear is always inside the dense otic capsule).
     """
     centre = np.asarray(centre_lps_mm, dtype=float)
     if centre.shape == (2, 3):
@@ -173,6 +207,8 @@ def user_location(centre_lps_mm, side: Side | str | None = None, image: sitk.Ima
     if centre.shape != (3,) or not np.all(np.isfinite(centre)):
         raise ValueError(f"centre_lps_mm must be 3 finite numbers (x, y, z in LPS mm) or two box corners, "
                          f"got {centre_lps_mm!r}")
+    if image is not None:
+        _check_user_point(image, centre)
     if side is None:
         if image is None:
             raise ValueError("side is not given: pass side='left' or 'right', or the image to infer it from")
@@ -208,8 +244,8 @@ def _intensity_levels(values: np.ndarray, options: LocateOptions) -> BoneLevels:
     sample = values[::step, ::step, ::step]
     bone = sample[sample > 300]
     if bone.size < 100:
-        raise InputError("no inner ear found: the CT holds almost no bone (no voxel above 300 HU in the sample). "
-                         "Check that this is a CT of the temporal bones in HU.")
+        raise NoEarFound("no inner ear found: the CT holds almost no bone (no voxel above 300 HU in the sample). "
+                         "Check that this is a CT of the temporal bones in HU. " + HOW_TO_GO_ON)
     bone_hu = float(np.percentile(bone, 99))
     return BoneLevels(bone_hu, options.dense_fraction * bone_hu, options.soft_fraction * bone_hu)
 
@@ -283,6 +319,7 @@ class _Candidate:
     peak_mm3: float  # coarse enclosed-fluid strength
     brightest_hu: float = 0.0  # the window's brightest (non-metal) bone
     relative_density: float = 1.0  # brightest_hu over that of the densest candidate window
+    points_lps_mm: np.ndarray | None = field(default=None, compare=False, repr=False)  # the pocket's voxels
 
     @property
     def score(self) -> float:
@@ -296,13 +333,13 @@ def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: L
     for peak, strength in peaks[:options.max_candidates]:
         if _has_clear_pair(found, options):
             break
-        centroid, volume_mm3, capsule, bright = _refine_centre(image, peak, levels, options)
+        centroid, volume_mm3, capsule, bright, points = _refine_centre(image, peak, levels, options)
         if volume_mm3 > 0 and np.linalg.norm(centroid - peak) > 5.0:
             # the pocket lay off-centre (the peak was on a neighbouring canal): look again around it,
             # so that the whole labyrinth is inside the window
-            centroid, volume_mm3, capsule, bright = _refine_centre(image, centroid, levels, options)
+            centroid, volume_mm3, capsule, bright, points = _refine_centre(image, centroid, levels, options)
         if volume_mm3 >= options.min_pocket_mm3:
-            found.append(_Candidate(centroid, volume_mm3, capsule, strength, bright))
+            found.append(_Candidate(centroid, volume_mm3, capsule, strength, bright, points_lps_mm=points))
     # the otic capsule is the densest bone of the head: a pocket in a window without such bone (e.g. in
     # the squamous temporal bone) is walled only by the locally densest bone and is scored down
     densest = max((c.brightest_hu for c in found), default=1.0)
@@ -322,9 +359,9 @@ def _has_clear_pair(found: list[_Candidate], options: LocateOptions) -> bool:
 
 
 def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
-                   options: LocateOptions) -> tuple[np.ndarray, float, bool, float]:
+                   options: LocateOptions) -> tuple[np.ndarray, float, bool, float, np.ndarray]:
     """Centroid (LPS mm), volume (mm3) of the labyrinth-like pocket near `centre`, whether it is
-    capsule-walled, and the window's brightest non-metal bone (HU).
+    capsule-walled, the window's brightest non-metal bone (HU) and the pocket's voxel centres (LPS mm).
 
     Works on a fine grid in a cube around `centre`. The walls must reach the otic capsule's density
     (a fraction of the window's brightest bone), which drops the internal auditory canal, carotid
@@ -356,10 +393,9 @@ def _refine_centre(image: sitk.Image, centre: np.ndarray, levels: BoneLevels,
         if mask.sum() * s**3 >= options.min_pocket_mm3:
             break
     if not mask.any():
-        return centre, 0.0, False, brightest_hu
-    com_zyx = np.argwhere(mask).mean(axis=0)
-    refined = np.asarray(reference.TransformContinuousIndexToPhysicalPoint(com_zyx[::-1].tolist()))
-    return refined, float(mask.sum() * s**3), step < len(cascade) - 1, brightest_hu
+        return centre, 0.0, False, brightest_hu, np.zeros((0, 3))
+    points = np.asarray(reference.GetOrigin()) + np.argwhere(mask)[:, ::-1] * s  # identity direction
+    return points.mean(axis=0), float(mask.sum() * s**3), step < len(cascade) - 1, brightest_hu, points
 
 
 # ------------------------------------------------------------------------------------------------- side
@@ -368,45 +404,125 @@ def _side_of_pair(centre: np.ndarray, pair_centres) -> Side:
     return Side.LEFT if centre[0] > other[0] else Side.RIGHT
 
 
-def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) -> Side:
-    """Which side a lone ear is on, from the air around it in an 8 mm slab along world x.
+def _head_axes(centres_lps_mm, sides) -> np.ndarray:
+    """Columns: the head's left, posterior and superior axes in LPS world, as far as the ears tell them.
 
-    Lateral is where air connected to the scan's border (outside air, the external ear canal) is
-    nearer; if that does not decide, where there is more air within 25 mm (middle ear, mastoid
-    cells); as a last resort the sign of world x (scanners put the isocentre near the mid-line).
+    Two ears give the left-right axis (their joining line; a head turned about z or tilted sideways
+    turns it); posterior is world y made orthogonal to it, superior completes the frame. The nod of
+    the head about that axis is not observable from two points and is taken as zero. One ear gives
+    the world axes.
     """
-    idx = np.round(np.asarray(grid.TransformPhysicalPointToContinuousIndex(centre.tolist()))).astype(int)[::-1]
-    s = grid.GetSpacing()[0]
-    half = int(round(8.0 / s))
-    z0, y0 = (max(0, idx[0] - half), max(0, idx[1] - half))
-    slab = values[z0:idx[0] + half + 1, y0:idx[1] + half + 1, :]
-    air = (slab < -400) & (slab > OUTSIDE_HU + 1)
+    if len(centres_lps_mm) != 2:
+        return np.eye(3)
+    right, left = (np.asarray(c, float) for c, _ in sorted(zip(centres_lps_mm, sides),
+                                                          key=lambda cs: cs[1] is Side.LEFT))
+    x = (left - right) / np.linalg.norm(left - right)
+    y = np.array([0.0, 1.0, 0.0]) - x[1] * x
+    y /= np.linalg.norm(y)
+    return np.column_stack([x, y, np.cross(x, y)])
+
+
+#: A lone ear's side is read from the direction of the outside air nearest to it only when that
+#: direction lies within this angle of world x (the image's left-right axis): in a patient scan the
+#: ear canal and the air beside the head lie lateral; in a specimen in any orientation they may lie
+#: anywhere, and the side is then reported as unknown.
+LONE_EAR_MAX_ANGLE_DEG = 30.0
+
+
+def _side_of_lone_ear(grid: sitk.Image, values: np.ndarray, centre: np.ndarray) -> Side | None:
+    """Which side a lone ear is on, from where the outside air nearest to it lies; None when it cannot tell.
+
+    Outside air is air connected to the scan's border (air beside the head, the external ear canal).
+    The mean direction from the ear to the outside-air voxels within 5 mm of the nearest one (the
+    middle ear and ear canal; farther out the mastoid pulls it posterior) points laterally in a patient
+    scan (|x| 0.92-0.99 in one-ear phantoms). When it lies within :data:`LONE_EAR_MAX_ANGLE_DEG` of world x, the
+    side follows (air at larger x: the patient's left); otherwise the image's axes do not tell the
+    side (a specimen, or a head turned far), and guessing from where the ear lies in the image would
+    be a coin toss.
+    """
+    air = (values < -400) & (values > OUTSIDE_HU + 1)
     labels, _ = ndimage.label(air)
-    faces = [labels[:, :, 0], labels[:, :, -1]]  # the scan's own borders, not the slab's cuts
-    if y0 == 0:
-        faces.append(labels[:, 0, :])
-    if idx[1] + half + 1 >= values.shape[1]:
-        faces.append(labels[:, -1, :])
-    if z0 == 0:
-        faces.append(labels[0])
-    if idx[0] + half + 1 >= values.shape[0]:
-        faces.append(labels[-1])
-    border = np.unique(np.concatenate([f.ravel() for f in faces]))
-    outside = np.isin(labels, border[border > 0]).any(axis=(0, 1))
-    x0 = int(np.clip(idx[2], 0, values.shape[2] - 1))
-    right_hits = np.flatnonzero(outside[:x0])  # towards -x: patient right
-    left_hits = np.flatnonzero(outside[x0 + 1:])
-    d_right = (x0 - right_hits[-1]) * s if right_hits.size else np.inf
-    d_left = (left_hits[0] + 1) * s if left_hits.size else np.inf
-    if np.isfinite(min(d_right, d_left)) and abs(d_right - d_left) > 10.0:
-        return Side.LEFT if d_left < d_right else Side.RIGHT
-    reach = int(round(25.0 / s))
-    air_x = air.sum(axis=(0, 1))
-    n_right = air_x[max(0, x0 - reach):max(0, x0 - 3)].sum()
-    n_left = air_x[x0 + 4:x0 + reach + 1].sum()
-    if max(n_left, n_right) > 1.5 * max(1, min(n_left, n_right)):
-        return Side.LEFT if n_left > n_right else Side.RIGHT
-    return Side.LEFT if centre[0] > 0 else Side.RIGHT
+    border = np.unique(np.concatenate([labels[0].ravel(), labels[-1].ravel(), labels[:, 0].ravel(),
+                                       labels[:, -1].ravel(), labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
+    outside = np.isin(labels, border[border > 0])
+    # the field of view's edge (outside the scan, -4000) borders outside air too
+    outside |= air & ndimage.binary_dilation(values <= OUTSIDE_HU + 1, iterations=2)
+    idx = np.argwhere(outside)
+    if idx.size == 0:
+        return None
+    points = _index_to_lps(grid, idx)  # the coarse grid has an identity direction
+    vectors = points - np.asarray(centre, float)
+    distance = np.linalg.norm(vectors, axis=1)
+    near = distance <= distance.min() + 5.0
+    direction = (vectors[near] / np.maximum(distance[near, None], 1e-6)).mean(axis=0)
+    if np.linalg.norm(direction) < 1e-6:
+        return None
+    direction /= np.linalg.norm(direction)
+    if abs(direction[0]) < np.cos(np.radians(LONE_EAR_MAX_ANGLE_DEG)):
+        return None
+    return Side.LEFT if direction[0] > 0 else Side.RIGHT
+
+
+#: How far (mm) the centre of a pocket's bounding box must lie above its centroid for the labyrinth to
+#: count as upright in the image. The superior canal rises above the cochlea: +0.39 to +2.2 mm in
+#: patient-posed phantoms (seeds 3400-3411); below it in 13 of 18 arbitrarily turned specimens, which
+#: are then not sided from the image. Pockets without their canals are exempt (below).
+UPRIGHT_MIN_MM = 0.25
+#: Likewise for the posterior component: the cochlea lies anterior, so the centroid sits in front of the
+#: box centre (-0.1 to +1.3 mm in patient-posed phantoms); a specimen turned 180 degrees about z, which
+#: the air and the upright test cannot tell from the other ear, has it behind.
+FACING_MIN_MM = -0.2
+#: Below this pocket volume the canals are missing from the pocket (coarse voxels hide their lumens,
+#: e.g. 89 mm3 at 0.8 mm against 120-200 mm3 with them) and its shape says nothing about uprightness.
+UPRIGHT_MIN_POCKET_MM3 = 110.0
+
+
+def _is_upright(candidate: _Candidate) -> bool:
+    """Whether the labyrinth stands as in a patient scan (superior up, cochlea in front), so that the image's
+    axes may tell its side."""
+    points = candidate.points_lps_mm
+    if points is None or len(points) == 0:
+        return False
+    if candidate.volume_mm3 < UPRIGHT_MIN_POCKET_MM3:
+        return True  # the canals are not in the pocket (coarse voxels): its shape cannot tell, the air must
+    offset = (points.min(axis=0) + points.max(axis=0)) / 2.0 - points.mean(axis=0)
+    return bool(offset[2] >= UPRIGHT_MIN_MM and offset[1] >= FACING_MIN_MM)
+
+
+def _index_to_lps(grid: sitk.Image, index_zyx: np.ndarray) -> np.ndarray:
+    """LPS mm of (z, y, x) indices of an identity-direction grid."""
+    return np.asarray(grid.GetOrigin()) + index_zyx[:, ::-1] * np.asarray(grid.GetSpacing())
+
+
+#: A user's ear point must have bone (>= :data:`USER_POINT_BONE_HU`) within this distance.
+USER_POINT_BONE_RADIUS_MM = 8.0
+USER_POINT_BONE_HU = 400.0
+
+
+def _check_user_point(image: sitk.Image, centre_lps_mm: np.ndarray) -> None:
+    """Refuse a user point outside the image or with no bone around it, naming where the image is."""
+    from .geometry import physical_bounds_lps_mm
+
+    low, high = (np.asarray(b, float) for b in physical_bounds_lps_mm(image))
+    where = f"({', '.join(f'{v:.1f}' for v in centre_lps_mm)}) mm"
+    extent = " to ".join(f"({', '.join(f'{v:.1f}' for v in b)})" for b in (low, high))
+    index = np.asarray(image.TransformPhysicalPointToContinuousIndex([float(v) for v in centre_lps_mm]))
+    if np.any(index < -0.5) or np.any(index > np.asarray(image.GetSize()) - 0.5):
+        raise InputError(f"the ear point {where} lies outside the image, which spans {extent} mm (LPS). Give a "
+                         f"point on the inner ear in LPS world coordinates (in 3D Slicer the RAS coordinates with "
+                         f"the signs of x and y flipped).")
+    r = USER_POINT_BONE_RADIUS_MM
+    s = 0.5
+    n = int(round(2 * r / s)) + 1
+    reference = sitk.Image([n, n, n], sitk.sitkFloat32)
+    reference.SetSpacing([s] * 3)
+    reference.SetOrigin(tuple(float(v) for v in centre_lps_mm - r))
+    window = sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear,
+                                                  OUTSIDE_HU, sitk.sitkFloat32))
+    if not np.any(window >= USER_POINT_BONE_HU):
+        raise InputError(f"the ear point {where} has no bone within {r:g} mm (brightest voxel {float(window.max()):.0f}"
+                         f" HU), but an inner ear lies inside the dense otic capsule of the petrous bone. Place the "
+                         f"point on the labyrinth itself.")
 
 
 def _side_from_midline(image: sitk.Image, centre: np.ndarray) -> Side:
@@ -416,8 +532,38 @@ def _side_from_midline(image: sitk.Image, centre: np.ndarray) -> Side:
     return Side.LEFT if centre[0] > (low[0] + high[0]) / 2 else Side.RIGHT
 
 
-def _confidence(candidate: _Candidate, *, pair: bool) -> float:
-    """1 for a capsule-walled pocket of labyrinth size in a left-right pair; lower for weaker evidence."""
-    c = min(1.0, candidate.peak_mm3 / 40.0) * min(1.0, candidate.volume_mm3 / 60.0)
-    c *= 1.0 if candidate.capsule else 0.5
-    return float(np.clip(c * (1.0 if pair else 0.8), 0.0, 1.0))
+#: Evidence ramps (lower end: none, upper end: full) for the candidate measures; set on phantom seeds
+#: 3000-3009 with their no-ear crops (benchmarks/evaluate_locator.py --development), apart from the
+#: seeds it reports on. A labyrinth's pocket on the 0.5 mm grid measures 120-200 mm3 (real bony
+#: labyrinths 140-265 mm3, reference/real_data.md), its coarse peak 50-80 mm3.
+VOLUME_RAMP_MM3 = (40.0, 90.0)
+VOLUME_FALL_MM3 = (320.0, 600.0)
+PEAK_RAMP_MM3 = (15.0, 40.0)
+DENSITY_RAMP = (0.6, 0.9)
+
+
+def _ramp(value: float, low: float, high: float) -> float:
+    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
+
+
+def evidence_terms(candidate: _Candidate) -> dict[str, float]:
+    """Each factor of :func:`labyrinth_evidence` in [0, 1], by name."""
+    v = max(candidate.volume_mm3, 1e-6)
+    volume = (_ramp(np.log(v), *np.log(VOLUME_RAMP_MM3)) * (1.0 - _ramp(np.log(v), *np.log(VOLUME_FALL_MM3))))
+    return {"volume": volume, "peak": _ramp(candidate.peak_mm3, *PEAK_RAMP_MM3),
+            "capsule": 1.0 if candidate.capsule else 0.4,
+            "density": _ramp(candidate.relative_density, *DENSITY_RAMP)}
+
+
+def labyrinth_evidence(candidate: _Candidate) -> float:
+    """Confidence in [0, 1] that `candidate` is an inner ear: the product of :func:`evidence_terms`."""
+    return float(np.prod(list(evidence_terms(candidate).values())))
+
+
+def _weakest_evidence(candidate: _Candidate) -> str:
+    terms = evidence_terms(candidate)
+    weakest = min(terms, key=terms.get)
+    return {"volume": f"its fluid volume, {candidate.volume_mm3:.0f} mm3, is not a labyrinth's (100-300 mm3)",
+            "peak": "too little fluid is enclosed by dense bone around it",
+            "capsule": "its walls are not of the otic capsule's density",
+            "density": "the bone around it is much less dense than elsewhere in the scan"}[weakest]

@@ -51,6 +51,8 @@ class SegmentOptions:
     roi : user-given ear centres; when given, automatic location is skipped.
     postprocess : post-processing switches (default :data:`DEFAULT_POSTPROCESS`).
     meshes : build one closed surface per structure and ear.
+    allow_thick_slices : segment a scan coarser than the input policy allows
+        (:data:`InnerEarSegLib.gate.MAX_SPACING_MM`); every result is then marked low resolution.
 
     Raises
     ------
@@ -62,6 +64,7 @@ class SegmentOptions:
     roi: tuple[RoiHint, ...] = ()
     postprocess: PostprocessOptions = DEFAULT_POSTPROCESS
     meshes: bool = True
+    allow_thick_slices: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", parse_device(self.device))
@@ -104,4 +107,5 @@ class SegmentOptions:
         args += [] if post.otsu else ["--no-otsu"]
         args += [] if post.remove_islands else ["--no-islands"]
         args += [] if self.meshes else ["--no-meshes"]
+        args += ["--allow-thick-slices"] if self.allow_thick_slices else []
         return args

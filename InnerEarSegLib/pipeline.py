@@ -15,6 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .box import BoxSpec, EarBox, array_to_box_image, make_ear_box, place_box_labels
+from .gate import MAX_SPACING_MM, check_resolution
 from .labels import STRUCTURES, Side, Structure, to_two_ear
 from .model import default_model_path
 from .options import SegmentOptions
@@ -116,7 +117,12 @@ def segment(
             source = str(image)
             image = read_image(image)
         validate_ct(image)
+        resolution = check_resolution(image, allow_low_resolution=options.allow_thick_slices)
     input_info = _describe_input(image, source)
+    input_info.update(coarsest_spacing_mm=round(resolution.coarsest_mm, 4), low_resolution=resolution.low_resolution)
+    if resolution.low_resolution:
+        log.warning("low-resolution scan (%.2f mm voxels, policy <= %g mm): every result is marked low resolution",
+                    resolution.coarsest_mm, MAX_SPACING_MM)
     cancel.raise_if_cancelled()
 
     with _timed("locate", timings):

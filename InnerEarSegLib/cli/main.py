@@ -13,7 +13,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ..errors import InnerEarSegError
+from ..errors import InnerEarSegError, NoEarFound
 from ..progress import Cancelled
 
 #: Subcommand name -> module under InnerEarSegLib.cli
@@ -26,6 +26,11 @@ SUBCOMMANDS = {
     "import-mpunet": "import_mpunet",
     "bench": "bench",
 }
+
+
+#: Exit code when no inner ear was found automatically (or a lone ear's side is unknown): the caller should
+#: ask for a point on each ear (--roi-center / --roi-side) and run again. 1 is every other refusal.
+EXIT_NO_EAR = 3
 
 
 def _package_version() -> str:
@@ -61,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled as exc:
         print(f"innerear-seg: {exc}; no partial outputs were kept", file=sys.stderr)
         return 130
+    except NoEarFound as exc:
+        print(f"innerear-seg {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_NO_EAR
     except InnerEarSegError as exc:
         print(f"innerear-seg {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..cases import case_id_from_path
+from ..gate import MAX_SPACING_MM
 from ..model.device import DEVICE_CHOICES, parse_device
 from ..options import DEFAULT_SIGMA_VOX, PAPER_POSTPROCESS
 from ..surface import MESH_FORMATS
@@ -23,6 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="ear centre in LPS world mm instead of automatic location (repeat for both ears)")
     p.add_argument("--roi-side", choices=("left", "right"), action="append",
                    help="side of each --roi-center (default: from the image mid-line)")
+    p.add_argument("--allow-thick-slices", action="store_true",
+                   help=f"segment a scan coarser than {MAX_SPACING_MM:g} mm along some axis (refused by default: the "
+                        f"canals' lumens are 0.8-1 mm); every result is then marked low resolution")
     p.add_argument("--mesh-format", choices=MESH_FORMATS, default=MESH_FORMATS[0],
                    help=f"file format of the meshes (default {MESH_FORMATS[0]})")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
@@ -82,7 +86,8 @@ def options_from_args(args):
         raise SystemExit("innerear-seg segment: error: give one --roi-side per --roi-center (or none)")
     roi = tuple(RoiHint(tuple(c), Side(sides[i]) if sides else None) for i, c in enumerate(centres))
     return SegmentOptions(model_path=args.model, device=args.device, roi=roi, postprocess=post,
-                          meshes=not getattr(args, "no_meshes", False))
+                          meshes=not getattr(args, "no_meshes", False),
+                          allow_thick_slices=getattr(args, "allow_thick_slices", False))
 
 
 def run(args) -> int:
@@ -112,6 +117,9 @@ def run(args) -> int:
 
 
 def _print_summary(result) -> None:
+    if result.input_info.get("low_resolution"):
+        print(f"LOW RESOLUTION: voxels of {result.input_info['coarsest_spacing_mm']:.2f} mm (policy <= "
+              f"{MAX_SPACING_MM:g} mm); the canals cannot be resolved reliably, check every structure by eye.")
     for ear in result.ears:
         a = ear.assessment
         likert = f", suggested Likert {a.likert}" if a is not None else ""

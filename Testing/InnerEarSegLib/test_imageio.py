@@ -183,8 +183,8 @@ def test_colour_image_is_refused():
 @pytest.mark.parametrize("spacing, message", [
     ((0.8, 0.8, 0.0), "not finite and positive"),
     ((0.8, 0.8, float("nan")), "not finite and positive"),
-    ((0.8, 0.8, 8.0), r"outside \[0.05, 5.0\] mm"),
-    ((0.01, 0.01, 0.01), r"outside \[0.05, 5.0\] mm"),
+    ((0.8, 0.8, 12.0), r"outside \[0.05, 10.0\] mm"),
+    ((0.01, 0.01, 0.01), r"outside \[0.05, 10.0\] mm"),
 ])
 def test_absurd_spacing_is_refused(spacing, message):
     image = small_ct()
@@ -217,7 +217,7 @@ def test_mr_like_intensities_are_refused():
     with pytest.raises(InputError, match="MR image"):
         validate_ct(_with_array(mr))
     mr_bright = rng.uniform(50, 600, (20, 20, 20)).astype(np.float32)
-    with pytest.raises(InputError, match="no air .* and no bone"):
+    with pytest.raises(InputError, match="no air .*MR image"):
         validate_ct(_with_array(mr_bright))
 
 

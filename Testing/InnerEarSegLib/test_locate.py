@@ -122,9 +122,9 @@ def test_ear_location_is_frozen_and_serialisable():
 
 
 # ---------------------------------------------------------------------------------------- user input
-def _grid(x_low_mm, x_high_mm, direction=(1, 0, 0, 0, 1, 0, 0, 0, 1)):
-    image = sitk.Image([int(x_high_mm - x_low_mm) + 1, 20, 20], sitk.sitkInt16)
-    image.SetOrigin((x_low_mm if direction[0] > 0 else x_high_mm, -10.0, -10.0))
+def _grid(x_low_mm, x_high_mm, direction=(1, 0, 0, 0, 1, 0, 0, 0, 1), hu=1500):
+    image = sitk.Image([int(x_high_mm - x_low_mm) + 1, 20, 20], sitk.sitkInt16) + hu
+    image.SetOrigin((x_low_mm if direction[0] > 0 else x_high_mm, -10.0 if direction[4] > 0 else 9.0, -10.0))
     image.SetDirection(direction)
     return image
 
@@ -140,6 +140,17 @@ def test_user_point_side_is_inferred_from_the_image_mid_line():
 def test_user_box_is_reduced_to_its_centre_and_given_side_wins():
     loc = user_location(((20.0, -5.0, -5.0), (40.0, 5.0, 5.0)), side="right")
     assert loc == EarLocation(Side.RIGHT, (30.0, 0.0, 0.0), 1.0, "user")
+
+
+def test_a_user_point_outside_the_image_is_refused_with_the_image_extent():
+    with pytest.raises(InputError, match=r"ear point \(5000.0, 5000.0, 5000.0\) mm lies outside the image, which "
+                                         r"spans \(-80.0, -10.0, -10.0\) to \(80.0, 9.0, 9.0\) mm"):
+        user_location((5000.0, 5000.0, 5000.0), side="left", image=_grid(-80, 80))
+
+
+def test_a_user_point_with_no_bone_around_it_is_refused():
+    with pytest.raises(InputError, match="no bone within 8 mm .* Place the point on the labyrinth"):
+        user_location((30.0, 0.0, 0.0), side="left", image=_grid(-80, 80, hu=-1000))
 
 
 @pytest.mark.parametrize("centre, side, message", [
@@ -179,3 +190,48 @@ def test_both_phantom_ears_are_found_within_2_mm_in_a_flipped_full_ct():
 def test_a_two_dimensional_image_is_refused_before_searching():
     with pytest.raises(InputError, match="3-D SimpleITK image, got 2-D image"):
         locate_ears(sitk.Image([30, 30], sitk.sitkInt16))
+
+
+def _rotated_about(ct: sitk.Image, truth: dict, rotation: np.ndarray) -> tuple[sitk.Image, dict]:
+    """The head rotated by `rotation` about the ears' midpoint, on a grid padded to hold it; truth moved too."""
+    padded = sitk.ConstantPad(ct, [40] * 3, [40] * 3, -1000.0)
+    centre = np.mean(list(truth.values()), axis=0)
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(tuple(rotation.T.ravel()))
+    transform.SetCenter(tuple(centre))
+    moved = {side: rotation @ (c - centre) + centre for side, c in truth.items()}
+    return sitk.Resample(padded, padded, transform, sitk.sitkLinear, -1000.0), moved
+
+
+def test_both_ears_are_found_within_4_mm_in_a_head_turned_45_degrees_and_tilted_30():
+    from InnerEarSegLib.phantom.generate import generate
+
+    ct, _, meta = generate(1003, protocol="mdct", fov="both", matrix=256, slices=56)
+    truth = {e["side"]: np.asarray(e["labyrinth_centre_lps_mm"]) for e in meta["ears"]}
+    rotated, moved = _rotated_about(ct, truth, head.rotation_matrix(yaw_deg=45.0, roll_deg=30.0))
+    assert_found(locate_ears(rotated), moved, tolerance_mm=4.0)
+
+
+def test_a_specimen_turned_upside_down_is_not_given_a_side_from_the_image():
+    from InnerEarSegLib.errors import NoEarFound
+    from InnerEarSegLib.phantom.generate import generate
+
+    ct, _, meta = generate(1004, protocol="mdct", fov="left", matrix=256, slices=96)
+    truth = {e["side"]: np.asarray(e["labyrinth_centre_lps_mm"]) for e in meta["ears"]}
+    # turned 180 degrees about the anterior-posterior axis: its outside air now lies along -x, as a right ear's would
+    flipped, _ = _rotated_about(ct, truth, head.rotation_matrix(roll_deg=180.0))
+    with pytest.raises(NoEarFound, match="side cannot be told from this image.*--roi-side left"):
+        locate_ears(flipped)
+
+
+def test_a_phantom_crop_without_an_ear_is_refused_and_asks_for_a_point():
+    from InnerEarSegLib.errors import NoEarFound
+    from InnerEarSegLib.phantom.generate import generate
+    from InnerEarSegLib.phantom.negatives import crop_mm
+
+    ct, _, meta = generate(1005, protocol="mdct", fov="both", matrix=320, slices=72)
+    y_back = max(e["labyrinth_centre_lps_mm"][1] for e in meta["ears"]) + 22.0
+    low = ct.TransformIndexToPhysicalPoint((0, 0, 0))
+    high = ct.TransformIndexToPhysicalPoint([s - 1 for s in ct.GetSize()])
+    with pytest.raises(NoEarFound, match="no inner ear found.*--roi-center"):
+        locate_ears(crop_mm(ct, (low[0], y_back, low[2]), high))
