@@ -114,7 +114,7 @@ def phantom_inputs(first_seed: int, n: int):
         rotated, moved = _rotation_about_centre(ct, truth, _euler_xyz_deg(angles))
         yield "specimen: one ear, random orientation", f"pose {np.round(angles).astype(int).tolist()}: {desc}", \
             rotated, moved, True
-    for i in range(max(1, n // 2)):
+    for i in range((n + 1) // 2):
         seed = first_seed + 300 + i
         ct, truth, desc = make_case(seed, ("axial", "cbct")[i % 2])
         c = np.mean(list(truth.values()), axis=0)
