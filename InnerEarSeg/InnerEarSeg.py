@@ -16,7 +16,7 @@ import qt
 import vtk
 
 import slicer
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
+from slicer import vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
@@ -24,11 +24,13 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from InnerEarSegLogic import REPORT_ATTRIBUTE, InnerEarSegLogic, SegmentationParameters, defaultPythonExecutable
+from InnerEarSegLogic import (REPORT_ATTRIBUTE, EarPointsNeeded, InnerEarSegLogic, SegmentationParameters,
+                              defaultPythonExecutable)
 from InnerEarSegLib.labels import SIDES as LIBRARY_SIDES
 from InnerEarSegLib.labels import STRUCTURES as LIBRARY_STRUCTURES
 from InnerEarSegLib.model.device import DEVICE_CHOICES
 from InnerEarSegLib.options import DEFAULT_SIGMA_VOX
+from InnerEarSegMRML.earPoints import earPointsFromMarkups
 from InnerEarSegMRML.dependencies import (DependencyError, dependenciesReady, ensureDependencies, ensureTorch,
                                           missingRequirements, packageStatuses, pipInstallArguments,
                                           reinstallableRequirements)
@@ -116,6 +118,7 @@ class InnerEarSegParameterNode:
     """Everything the panel edits; saved with the scene."""
 
     inputVolume: vtkMRMLScalarVolumeNode
+    earPoints: vtkMRMLMarkupsFiducialNode  # none: automatic search; else a point on each ear
     outputSegmentation: vtkMRMLSegmentationNode
     show3D: bool = True  # bound by hand to the Show 3D button (a qMRMLSegmentationShow3DButton)
     createModels: bool = False
@@ -127,11 +130,14 @@ class InnerEarSegParameterNode:
     removeIslands: bool = True
     modelPath: str = ""  # empty: the bundled model (bound by hand: the Path connector shows "." for empty)
     ratingsFolder: str = ""  # where ratings are saved (bound by hand, like modelPath)
+    allowThickSlices: bool = False
 
     def segmentationParameters(self) -> SegmentationParameters:
         sigma = self.sigmaVoxels if (self.gaussian and self.customSigma) else None  # None: the model's default
         return SegmentationParameters(modelPath=self.modelPath.strip() or None, gaussian=self.gaussian,
-                                      sigmaVoxels=sigma, otsu=self.otsu, removeIslands=self.removeIslands)
+                                      sigmaVoxels=sigma, otsu=self.otsu, removeIslands=self.removeIslands,
+                                      earPoints=earPointsFromMarkups(self.earPoints),
+                                      allowThickSlices=self.allowThickSlices)
 
 
 #
@@ -373,6 +379,17 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._setRunning(True)
         self._timer.start()
 
+    def _askForEarPoints(self, message: str) -> None:
+        """No ear was found automatically: select a point list and start placing points on the ears."""
+        p = self._parameterNode
+        if p.earPoints is None:
+            p.earPoints = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", _("Ear points"))
+        markupsLogic = slicer.modules.markups.logic()
+        markupsLogic.SetActiveList(p.earPoints)
+        markupsLogic.StartPlaceMode(True)
+        self._setStatus(_("No inner ear found automatically: place a point on each ear, then run again."))
+        slicer.util.infoDisplay(message, windowTitle=_("InnerEarSeg: place a point on each inner ear"))
+
     def _appendLog(self, text: str) -> None:
         if text:
             self.ui.logTextEdit.appendPlainText(text.rstrip())
@@ -409,6 +426,10 @@ class InnerEarSegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         try:
             with slicer.util.WaitCursor():
                 segmentationNode = job.finish()
+        except EarPointsNeeded as exc:
+            self._setRunning(False)
+            self._askForEarPoints(str(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - shown to the user with the process's own message
             self._setRunning(False)
             self._setStatus(_("Failed: see the message and the log."))

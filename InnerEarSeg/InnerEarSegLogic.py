@@ -28,7 +28,7 @@ from InnerEarSegMRML.paths import ensureLibraryImportable
 _LIBRARY_ROOT = ensureLibraryImportable()
 
 import slicer  # noqa: E402
-from InnerEarSegLib.errors import InnerEarSegError, InputError  # noqa: E402
+from InnerEarSegLib.errors import EXIT_NO_EAR, InnerEarSegError, InputError  # noqa: E402
 from InnerEarSegLib.model.device import parse_device  # noqa: E402
 from InnerEarSegLib.progress import Cancelled, ProgressCallback  # noqa: E402
 from InnerEarSegLib.report import SegmentationReport  # noqa: E402
@@ -46,6 +46,11 @@ class SegmentationFailed(InnerEarSegError, RuntimeError):
     """The segmentation process failed; the message holds what it reported."""
 
 
+class EarPointsNeeded(SegmentationFailed):
+    """No inner ear was found automatically (or a lone ear's side is unknown): the reader is asked to place a
+    point on each inner ear (``SegmentationParameters.earPoints``) and run again."""
+
+
 @dataclass(frozen=True)
 class SegmentationParameters:
     """Switches passed to ``innerear-seg segment`` (the Advanced section of the panel).
@@ -55,6 +60,9 @@ class SegmentationParameters:
     modelPath : a model package (``.safetensors`` + ``.json``); ``None`` or "" = the bundled model.
     gaussian, otsu, removeIslands : post-processing switches (see ``innerear-seg segment --help``).
     sigmaVoxels : Gaussian sigma in model voxels; ``None`` = the model's default.
+    earPoints : ear centres given by the reader (``InnerEarSegMRML.earPoints.earPointsFromMarkups``);
+        when given, the automatic search is skipped.
+    allowThickSlices : segment a scan coarser than the input policy allows (marked low resolution).
     """
 
     modelPath: str | None = None
@@ -62,6 +70,8 @@ class SegmentationParameters:
     sigmaVoxels: float | None = None
     otsu: bool = True
     removeIslands: bool = True
+    earPoints: tuple = ()
+    allowThickSlices: bool = False
 
     def __post_init__(self) -> None:
         if self.sigmaVoxels is not None and (not np.isfinite(self.sigmaVoxels) or self.sigmaVoxels <= 0):
@@ -76,7 +86,8 @@ class SegmentationParameters:
         sigma = DEFAULT_POSTPROCESS.sigma_vox if self.sigmaVoxels is None else float(self.sigmaVoxels)
         post = replace(DEFAULT_POSTPROCESS, gaussian=self.gaussian, sigma_vox=sigma, otsu=self.otsu,
                        remove_islands=self.removeIslands)
-        return SegmentOptions(model_path=Path(self.modelPath) if self.modelPath else None, postprocess=post)
+        return SegmentOptions(model_path=Path(self.modelPath) if self.modelPath else None, postprocess=post,
+                              roi=tuple(self.earPoints), allow_thick_slices=self.allowThickSlices)
 
     def cliArguments(self) -> list[str]:
         """The matching ``innerear-seg segment`` options, written by `SegmentOptions.cli_arguments`."""
@@ -167,6 +178,10 @@ class SegmentationJob:
             if code is None:
                 raise RuntimeError("finish() called while the segmentation process is still running; poll() first")
             self.poll()
+            if code == EXIT_NO_EAR:
+                raise EarPointsNeeded(f"{errorSummary(self.handle.errorOutput())}\n\nPlace one point on each "
+                                      f"inner ear in 'Ear points' (name them R and L to set their sides) and "
+                                      f"click 'Segment inner ear' again.")
             if code != 0:
                 raise SegmentationFailed(f"the inner-ear segmentation failed (exit code {code}):\n"
                                          f"{errorSummary(self.handle.errorOutput())}")

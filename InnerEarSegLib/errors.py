@@ -14,6 +14,11 @@ class ModelError(InnerEarSegError):
     """The model package is missing, corrupt, tampered with or incompatible."""
 
 
+#: Exit code of ``innerear-seg`` for :class:`NoEarFound`: the caller should ask for a point on each ear
+#: (``--roi-center`` / ``--roi-side``, a markups point list in Slicer) and run again. 1 is every other refusal.
+EXIT_NO_EAR = 3
+
+
 class NoEarFound(InputError):
     """The automatic search found no inner ear it would vouch for; the user is asked for a point on each ear.
 

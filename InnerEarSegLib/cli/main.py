@@ -13,7 +13,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ..errors import InnerEarSegError, NoEarFound
+from ..errors import EXIT_NO_EAR, InnerEarSegError, NoEarFound
 from ..progress import Cancelled
 
 #: Subcommand name -> module under InnerEarSegLib.cli
@@ -26,11 +26,6 @@ SUBCOMMANDS = {
     "import-mpunet": "import_mpunet",
     "bench": "bench",
 }
-
-
-#: Exit code when no inner ear was found automatically (or a lone ear's side is unknown): the caller should
-#: ask for a point on each ear (--roi-center / --roi-side) and run again. 1 is every other refusal.
-EXIT_NO_EAR = 3
 
 
 def _package_version() -> str:
