@@ -16,11 +16,13 @@ def test_segment_with_an_imported_mpunet_model_gives_an_assessed_ear(tmp_path, h
     import InnerEarSegLib
     from InnerEarSegLib.options import RoiHint, SegmentOptions
 
-    # a bright ellipsoid in air; the hand-set U-Net thresholds it (views: random, upper hemisphere)
+    # a bright ellipsoid in fatty tissue in air (a CT's three populations, for the input gate); the hand-set
+    # U-Net thresholds it at 0 HU (views: random, upper hemisphere)
     image = sitk.GetImageFromArray(np.full((48, 56, 64), -1000.0, np.float32))
     image.SetSpacing((0.5, 0.5, 0.6))
     zz, yy, xx = np.indices((48, 56, 64))
     arr = sitk.GetArrayFromImage(image)
+    arr[((xx - 32) / 26.0) ** 2 + ((yy - 28) / 22.0) ** 2 + ((zz - 24) / 20.0) ** 2 <= 1] = -100.0
     arr[((xx - 32) / 10.0) ** 2 + ((yy - 28) / 8.0) ** 2 + ((zz - 24) / 6.0) ** 2 <= 1] = 1000.0
     ct = sitk.GetImageFromArray(arr)
     ct.CopyInformation(image)
