@@ -12,3 +12,7 @@ class InputError(InnerEarSegError, ValueError):
 
 class ModelError(InnerEarSegError):
     """The model package is missing, corrupt, tampered with or incompatible."""
+
+
+class OutputError(InnerEarSegError):
+    """The outputs cannot be written where asked (not a folder, no permission, disk full, a clash, in use)."""

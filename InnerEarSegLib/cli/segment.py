@@ -24,6 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
     p.add_argument("--preview", action="store_true", help="write preview.png")
     p.add_argument("--case-id", help="case identifier for the report (default: input file name)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files of our names that no earlier innerear-seg run made (refused otherwise)")
+    p.add_argument("--series", metavar="UID", help="the DICOM series to read when the input folder holds several")
     add_progress_argument(p)
     p.set_defaults(func=run)
     return p
@@ -82,17 +85,20 @@ def run(args) -> int:
     from dataclasses import asdict
 
     from ..imageio import read_image_with_source
-    from ..outputs import write_outputs
+    from ..output_folder import OutputFolder
+    from ..outputs import planned_outputs, write_outputs
     from ..pipeline import segment
 
     printer = ProgressPrinter(args.progress)
     options = options_from_args(args)
-    image, source = read_image_with_source(args.input)
-    result = segment(image, options, progress=printer)
-    result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
-    case_id = args.case_id or case_id_from_path(args.input)
-    outputs = write_outputs(result, image, args.out, case_id=case_id, mesh_format=options.mesh_format,
-                            preview=args.preview)
+    planned = planned_outputs(mesh_format=options.mesh_format, meshes=options.meshes, preview=args.preview)
+    with OutputFolder.open(args.out, planned=planned, overwrite=args.overwrite, input_path=args.input) as folder:
+        image, source = read_image_with_source(args.input, series_uid=args.series)
+        result = segment(image, options, progress=printer)
+        result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
+        case_id = args.case_id or case_id_from_path(args.input)
+        outputs = write_outputs(result, image, folder, case_id=case_id, mesh_format=options.mesh_format,
+                                preview=args.preview)
     message = f"wrote {len(outputs)} outputs to {args.out}"
     if args.progress == "json":
         print(json.dumps({"stage": "done", "fraction": 1.0, "message": message,

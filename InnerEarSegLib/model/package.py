@@ -10,11 +10,11 @@ import dataclasses
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..atomic_write import write_bytes_atomic
 from ..errors import ModelError
 
 #: Manifest format understood by this loader.
@@ -131,19 +131,6 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a sibling temporary file and ``os.replace``; permissions follow the umask like a normal file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def save_model_package(path: str | os.PathLike, tensors: Mapping[str, Any], manifest: ModelManifest) -> ModelManifest:
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; returns the manifest as written.
 
@@ -165,8 +152,8 @@ def save_model_package(path: str | os.PathLike, tensors: Mapping[str, Any], mani
     data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                 metadata={"name": manifest.name, "version": manifest.version})
     written = dataclasses.replace(manifest, weights_sha256=hashlib.sha256(data).hexdigest(), weights_file=path.name)
-    _atomic_write_bytes(path, data)
-    _atomic_write_bytes(path.with_suffix(".json"), (json.dumps(written.to_dict(), indent=2) + "\n").encode())
+    write_bytes_atomic(path, data)
+    write_bytes_atomic(path.with_suffix(".json"), (json.dumps(written.to_dict(), indent=2) + "\n").encode())
     return written
 
 

@@ -13,11 +13,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..atomic_write import default_file_mode, write_text_atomic  # noqa: F401  (re-exported)
 from ..labels import STRUCTURES
 
 STRUCTURE_KEYS = tuple(s.key for s in STRUCTURES)
@@ -104,43 +104,6 @@ class RatingRecord:
                    comment=row.get("comment", ""), reader_id=row.get("reader_id", ""),
                    time_iso=row.get("time_iso", ""), model_version=row.get("model_version", ""),
                    blinded=str(row.get("blinded", "0")).strip().lower() in ("1", "true", "yes"))
-
-
-def default_file_mode() -> int:
-    """0o666 less the process umask: the mode `open()` would give a new file."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` so that a crash leaves the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; a saved file gets the usual mode
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (not possible on every platform)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def records_to_csv(records) -> str:
