@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="CT: NIfTI, NRRD, MHA file or a DICOM series folder (HU)")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
     add_model_arguments(p)
-    p.add_argument("--roi-center", nargs=3, type=float, metavar=("X_MM", "Y_MM", "Z_MM"), action="append",
+    p.add_argument("--roi-center", nargs=3, type=finite_float, metavar=("X_MM", "Y_MM", "Z_MM"), action="append",
                    help="ear centre in LPS world mm instead of automatic location (repeat for both ears)")
     p.add_argument("--roi-side", choices=("left", "right"), action="append",
                    help="side of each --roi-center (default: from the image mid-line)")
@@ -32,14 +33,38 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+#: Largest accepted Gaussian sigma: 10 voxels (3 mm on the 0.3 mm grid) already blurs a whole labyrinth.
+MAX_SIGMA_VOX = 10.0
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def sigma_voxels(text: str) -> float:
+    """argparse type for ``--sigma``: 0 (no Gaussian) to :data:`MAX_SIGMA_VOX` voxels."""
+    value = finite_float(text)
+    if not 0.0 <= value <= MAX_SIGMA_VOX:
+        raise argparse.ArgumentTypeError(f"sigma must be between 0 (no Gaussian) and {MAX_SIGMA_VOX:g} voxels, "
+                                         f"got {text!r}")
+    return value
+
+
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``segment`` and ``bench``: model, device and post-processing switches."""
     p.add_argument("--model", type=Path, metavar="PATH", help="model package (.safetensors + .json); default: bundled")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--no-gaussian", action="store_true", help="skip the 3-D Gaussian of the post-processing")
-    p.add_argument("--sigma", type=float, default=None, metavar="VOXELS",
-                   help="Gaussian sigma in voxels of the 0.3 mm model grid (default 0.5; the seed paper's 2.5 "
-                        "erases the semicircular canals on this grid)")
+    p.add_argument("--sigma", type=sigma_voxels, default=None, metavar="VOXELS",
+                   help=f"Gaussian sigma in voxels of the 0.3 mm model grid, 0 to {MAX_SIGMA_VOX:g} (default 0.5; "
+                        "0 = no Gaussian; the seed paper's 2.5 erases the semicircular canals on this grid)")
     p.add_argument("--no-otsu", action="store_true", help="foreground = argmax instead of Otsu on the filtered map")
     p.add_argument("--no-islands", action="store_true", help="keep small islands")
 
@@ -61,9 +86,9 @@ def options_from_args(args):
 
     post = SegmentOptions().postprocess
     changes = {}
-    if args.no_gaussian:
-        changes["gaussian"] = False
-    if args.sigma is not None:
+    if args.no_gaussian or args.sigma == 0:
+        changes["gaussian"] = False  # sigma 0 is no Gaussian, as documented
+    elif args.sigma is not None:
         changes["sigma_vox"] = args.sigma
     if args.no_otsu:
         changes["otsu"] = False
