@@ -71,6 +71,8 @@ def match_cases(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[str, Pa
                          f"({len(ref)} files); name files <case>_labels.nii.gz or <case>/labels.nii.gz")
     for missing in sorted(set(ref) - set(pred)):
         log.warning("case %s has a reference but no prediction; skipped", missing)
+    for missing in sorted(set(pred) - set(ref)):
+        log.warning("case %s has a prediction but no reference in %s; skipped", missing, ref_dir)
     return [(c, pred[c], ref[c]) for c in common]
 
 
