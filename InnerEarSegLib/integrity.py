@@ -2,7 +2,7 @@
 
 - :func:`check_file_integrity`: a gzip stream is decompressed to its end (the CRC and length in its
   trailer are verified by :mod:`gzip`), and a NIfTI file's payload is as long as its header says
-  (SimpleITK zero-fills a truncated ``.nii.gz`` silently);
+  (SimpleITK zero-fills a truncated ``.nii.gz`` silently) and finite (SimpleITK reads NaN/Inf as 0);
 - :func:`check_finite`: every voxel of a floating-point image is finite (no sampling);
 - :func:`choose_series` / :func:`check_series_geometry`: a DICOM folder with several series names them
   instead of guessing, and a series with missing slices or mixed geometry is refused with what was found.
@@ -29,64 +29,118 @@ _CHUNK = 1 << 22
 
 # ------------------------------------------------------------------------------------------ file bytes
 def check_file_integrity(path: Path) -> None:
-    """Read all of `path`: verify a gzip stream to its trailer and a NIfTI payload's length.
+    """Read all of `path`: verify a gzip stream to its trailer, a NIfTI payload's length and its values.
+
+    A NIfTI file's floating-point voxels are checked here, on the file's own bytes, because
+    SimpleITK's NIfTI reader turns NaN and infinity into 0 (an infinite block would silently become
+    water).
 
     Raises
     ------
     InputError
-        The gzip data are truncated or fail their CRC, or a NIfTI file holds fewer voxel bytes than its
-        header announces.
+        The gzip data are truncated or fail their CRC, a NIfTI file holds fewer voxel bytes than its
+        header announces, or its voxels are NaN or infinite.
     """
     with open(path, "rb") as handle:
         compressed = handle.read(2) == _GZIP_MAGIC
+    is_nifti = path.name.lower().endswith((".nii", ".nii.gz"))
+    scanner = _NiftiScanner(path) if is_nifti else None
     if compressed:
-        head, n_bytes = _read_gzip_fully(path)
+        n_bytes = _read_gzip_fully(path, scanner)
     else:
-        with open(path, "rb") as handle:
-            head = handle.read(544)
+        if scanner is not None:
+            with open(path, "rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    scanner.feed(chunk)
         n_bytes = path.stat().st_size
-    if path.name.lower().endswith((".nii", ".nii.gz")):
-        _check_nifti_payload(path, head, n_bytes)
+    if scanner is not None:
+        scanner.finish(n_bytes)
 
 
-def _read_gzip_fully(path: Path) -> tuple[bytes, int]:
-    """(first 544 decompressed bytes, decompressed length); the gzip module checks CRC and length at EOF."""
-    head, total = b"", 0
+def _read_gzip_fully(path: Path, scanner) -> int:
+    """Decompressed length; the gzip module checks the CRC and the length in the trailer at EOF."""
+    total = 0
     try:
         with gzip.open(path, "rb") as stream:
             while chunk := stream.read(_CHUNK):
-                if len(head) < 544:
-                    head += chunk[: 544 - len(head)]
+                if scanner is not None:
+                    scanner.feed(chunk)
                 total += len(chunk)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise InputError(f"'{path}' is damaged: its gzip data are truncated or corrupt ({exc}). The file was cut "
                          f"short or altered in a copy or download; copy or export it again.") from None
-    return head, total
+    return total
 
 
-def _check_nifti_payload(path: Path, head: bytes, n_bytes: int) -> None:
-    layout = _nifti_layout(head)
-    if layout is None:
-        return  # not a header we know; SimpleITK reports it
-    n_voxels, bitpix, vox_offset = layout
-    expected = vox_offset + n_voxels * bitpix // 8
-    if n_bytes < expected:
-        raise InputError(f"'{path}' is truncated: its header announces {n_voxels} voxels of {bitpix} bits "
-                         f"({expected} bytes with the header) but the file holds {n_bytes} bytes, so "
-                         f"{100 * (expected - n_bytes) / max(expected, 1):.1f} % of the image is missing. Copy or "
-                         f"export the file again.")
+_NIFTI_FLOATS = {16: "f4", 64: "f8"}
 
 
-def _nifti_layout(head: bytes) -> tuple[int, int, int] | None:
-    """(voxels, bits per voxel, data offset) from a NIfTI-1 or NIfTI-2 header, or None."""
+class _NiftiScanner:
+    """Fed the file's bytes in order: reads the header, then counts non-finite float voxels."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.head = b""
+        self.layout = None
+        self.dtype = None
+        self.position = 0  # bytes of the file seen
+        self.carry = b""
+        self.n_bad = 0
+        self.first_bad: int | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self.head) < 544:
+            self.head += chunk[: 544 - len(self.head)]
+            if len(self.head) >= 348 and self.layout is None:
+                self.layout = _nifti_layout(self.head)
+                if self.layout is not None:
+                    self.dtype = self.layout[3]
+        start = self.position
+        self.position += len(chunk)
+        if self.dtype is None or self.layout is None:
+            return
+        n_voxels, _, vox_offset, _ = self.layout
+        end_payload = vox_offset + n_voxels * self.dtype.itemsize
+        lo, hi = max(start, vox_offset), min(self.position, end_payload)
+        if hi <= lo:
+            return
+        data = self.carry + chunk[lo - start: hi - start]
+        usable = len(data) - len(data) % self.dtype.itemsize
+        values = np.frombuffer(data[:usable], dtype=self.dtype)
+        bad = ~np.isfinite(values)
+        n = int(np.count_nonzero(bad))
+        if n and self.first_bad is None:
+            already = (lo - vox_offset - len(self.carry)) // self.dtype.itemsize
+            self.first_bad = already + int(np.argmax(bad))
+        self.n_bad += n
+        self.carry = data[usable:]
+
+    def finish(self, n_bytes: int) -> None:
+        if self.layout is None:
+            return  # not a header we know; SimpleITK reports it
+        n_voxels, bitpix, vox_offset, _ = self.layout
+        expected = vox_offset + n_voxels * bitpix // 8
+        if n_bytes < expected:
+            raise InputError(f"'{self.path}' is truncated: its header announces {n_voxels} voxels of {bitpix} bits "
+                             f"({expected} bytes with the header) but the file holds {n_bytes} bytes, so "
+                             f"{100 * (expected - n_bytes) / max(expected, 1):.1f} % of the image is missing. Copy "
+                             f"or export the file again.")
+        if self.n_bad:
+            raise InputError(f"'{self.path}' holds {self.n_bad} non-finite voxels (NaN or infinity; the first is "
+                             f"voxel {self.first_bad} in file order); they are not CT values. Repair or re-export "
+                             f"the volume (e.g. replace them by -1000 HU) before segmenting it.")
+
+
+def _nifti_layout(head: bytes):
+    """(voxels, bits per voxel, data offset, float dtype or None) from a NIfTI-1 or -2 header, or None."""
     for order in "<>":
-        if len(head) >= 348 and struct.unpack(order + "i", head[:4])[0] == 348:
+        if struct.unpack(order + "i", head[:4])[0] == 348:
             dim = struct.unpack(order + "8h", head[40:56])
-            bitpix = struct.unpack(order + "h", head[72:74])[0]
-            vox_offset = int(struct.unpack(order + "f", head[108:112])[0])
+            datatype, bitpix = struct.unpack(order + "2h", head[70:74])
+            vox_offset = max(int(struct.unpack(order + "f", head[108:112])[0]), 352)
             break
         if len(head) >= 540 and struct.unpack(order + "i", head[:4])[0] == 540:
-            bitpix = struct.unpack(order + "h", head[14:16])[0]
+            datatype, bitpix = struct.unpack(order + "2h", head[12:16])
             dim = struct.unpack(order + "8q", head[16:80])
             vox_offset = struct.unpack(order + "q", head[168:176])[0]
             break
@@ -96,7 +150,8 @@ def _nifti_layout(head: bytes) -> tuple[int, int, int] | None:
     if not 1 <= n_dim <= 7 or bitpix <= 0:
         return None
     n_voxels = int(np.prod([max(int(d), 1) for d in dim[1:n_dim + 1]], dtype=np.int64))
-    return n_voxels, int(bitpix), max(int(vox_offset), 352 if len(head) >= 348 else 0)
+    dtype = np.dtype(order + _NIFTI_FLOATS[datatype]) if datatype in _NIFTI_FLOATS else None
+    return n_voxels, int(bitpix), int(vox_offset), dtype
 
 
 # ---------------------------------------------------------------------------------------------- voxels
