@@ -1,56 +1,46 @@
-"""Write outputs so that they are complete or absent: never half-written files or folders.
+"""The one atomic writer: a file is either the complete new version or the old one, never half-written.
 
-Everything is written to a temporary name in the target's own folder (same file system) and then
-moved into place with :func:`os.replace`, which is atomic. Used by :mod:`.imageio` and by the
-pipeline for every output of a run.
+Everything is written to a temporary name in the target's own folder (same file system), flushed to
+disk, and moved into place with :func:`os.replace`, which is atomic. A writer that needs a path (
+SimpleITK, VTK, matplotlib) uses :func:`atomic_output_path`; bytes and text use
+:func:`write_bytes_atomic` / :func:`write_text_atomic`. Temporary names start with a dot and end in
+``.tmp<suffix>`` so that :func:`remove_stale_temporaries` can find the ones a killed process left.
+
+A whole run's folder of outputs is committed by :mod:`.output_folder`, built on these.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import re
 import uuid
 from pathlib import Path
 from typing import Iterator
 
+__all__ = ["atomic_output_path", "write_bytes_atomic", "write_text_atomic", "default_file_mode",
+           "remove_stale_temporaries", "fsync_directory"]
+
+_MULTI_SUFFIXES = (".nii.gz", ".seg.nrrd")
+
 
 def _full_suffix(path: Path) -> str:
     name = path.name.lower()
-    for suffix in (".nii.gz", ".seg.nrrd"):
+    for suffix in _MULTI_SUFFIXES:
         if name.endswith(suffix):
             return path.name[-len(suffix):]
     return path.suffix
 
 
-def _temp_sibling(path: Path, kind: str = "tmp") -> Path:
+def temporary_sibling(path: Path, kind: str = "tmp") -> Path:
+    """A fresh hidden name next to `path` that keeps its suffix: ``.<name>.<12 hex>.<kind><suffix>``."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.{kind}{_full_suffix(path)}")
 
 
-@contextlib.contextmanager
-def atomic_output_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path` (same suffix); on success move it onto `path` atomically.
-
-    On any exception (including Ctrl-C) the temporary file is removed and `path` is left untouched.
-
-    Examples
-    --------
-    >>> with atomic_output_path("report.json") as tmp:   # doctest: +SKIP
-    ...     tmp.write_text("{}")
-    """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"cannot write '{target}': the folder '{target.parent}' does not exist")
-    tmp = _temp_sibling(target)
-    try:
-        yield tmp
-        if not tmp.exists():
-            raise FileNotFoundError(f"nothing was written to the temporary file for '{target}'")
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+def default_file_mode() -> int:
+    """0o666 less the process umask: the mode ``open()`` would give a new file."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _fsync_file(path: Path) -> None:
@@ -62,50 +52,78 @@ def _fsync_file(path: Path) -> None:
             os.close(fd)
 
 
+def fsync_directory(folder: Path) -> None:
+    """Make renames in `folder` durable where the platform allows it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder next to `path`; on success its contents become `path`, on failure nothing.
+def atomic_output_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path` (same suffix); on success move it onto `path` atomically.
 
-    Everything one run writes goes into the yielded folder. When the block ends normally:
+    On any exception (including Ctrl-C) the temporary file is removed and `path` is left untouched.
 
-    - if `path` does not exist (or is an empty folder), the temporary folder is renamed to `path`
-      (a single atomic rename);
-    - if `path` is a folder with files, each top-level entry written is moved into it with
-      ``os.replace``, replacing an entry of the same name (a replaced sub-folder is swapped whole) and
-      leaving every other file in `path` alone.
+    Raises
+    ------
+    FileNotFoundError
+        The folder of `path` does not exist, or nothing was written to the temporary path.
 
-    When the block raises (including :class:`~InnerEarSegLib.progress.Cancelled` and Ctrl-C) the
-    temporary folder is deleted and `path` is left exactly as it was.
+    Examples
+    --------
+    >>> with atomic_output_path("report.json") as tmp:   # doctest: +SKIP
+    ...     tmp.write_text("{}")
     """
     target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"output path '{target}' exists and is not a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
-    tmp.mkdir()
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"cannot write '{target}': the folder '{target.parent}' does not exist")
+    tmp = temporary_sibling(target)
     try:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
-        _commit_directory(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _commit_directory(tmp: Path, target: Path) -> None:
-    if target.is_dir() and not any(target.iterdir()):
-        target.rmdir()
-    if not target.exists():
+        if not tmp.exists():
+            raise FileNotFoundError(f"nothing was written to the temporary file for '{target}'")
+        _fsync_file(tmp)
         os.replace(tmp, target)
-        return
-    for entry in sorted(tmp.iterdir()):
-        dest = target / entry.name
-        if entry.is_dir() and dest.exists():
-            old = _temp_sibling(dest, "old")
-            os.replace(dest, old)
-            os.replace(entry, dest)
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
-        else:
-            os.replace(entry, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_directory(target.parent)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically; the file gets the usual mode (0o666 less the umask)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output_path(target) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` (UTF-8, newlines as given) to `path` atomically."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, name: str) -> list[Path]:
+    """Delete temporary files that :func:`atomic_output_path` made for ``folder/name`` and a killed process left.
+
+    Call it only while holding the lock that serialises writers of that file; otherwise a live writer's
+    temporary file could be removed. Returns the removed paths.
+    """
+    pattern = re.compile(rf"^\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+    removed = []
+    for entry in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        if pattern.match(entry.name) and entry.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                removed.append(entry)
+    return removed

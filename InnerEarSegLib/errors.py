@@ -28,3 +28,7 @@ class NoEarFound(InputError):
     def __init__(self, message: str, best_guesses: tuple = ()):
         super().__init__(message)
         self.best_guesses = tuple(best_guesses)
+
+
+class OutputError(InnerEarSegError):
+    """The outputs cannot be written where asked (not a folder, no permission, disk full, a clash, in use)."""

@@ -7,8 +7,7 @@ Examples
 --------
 >>> image = read_image("case01.nii.gz")            # doctest: +SKIP
 >>> summary = validate_ct(image)                    # doctest: +SKIP
->>> with atomic_directory("out") as tmp:            # doctest: +SKIP
-...     write_image_atomic(labels, tmp / "labels.nii.gz")
+>>> write_image_atomic(labels, "labels.nii.gz")     # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -20,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .atomic_write import atomic_directory, atomic_output_path
+from .atomic_write import atomic_output_path
 from .errors import InputError
 from .gate import check_modality
+from .integrity import check_file_integrity, check_finite, check_series_geometry, choose_series
 
 log = logging.getLogger(__name__)
 
 __all__ = ["read_image", "read_image_with_source", "validate_ct", "write_image_atomic", "atomic_output_path",
-           "atomic_directory", "ValidationLimits", "ImageSource", "CTSummary", "SUPPORTED_SUFFIXES"]
+           "ValidationLimits", "ImageSource", "CTSummary", "SUPPORTED_SUFFIXES"]
 
 #: File name endings SimpleITK reads that we support, longest first.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -71,15 +71,16 @@ class CTSummary:
 
 
 # ----------------------------------------------------------------------------------------------- read
-def read_image(path: str | os.PathLike) -> sitk.Image:
-    """Read a CT volume in HU from a NIfTI/NRRD/MHA file or a DICOM folder (largest series).
+def read_image(path: str | os.PathLike, *, series_uid: str | None = None) -> sitk.Image:
+    """Read a CT volume in HU from a NIfTI/NRRD/MHA file or a DICOM folder, checking all of the file.
 
     Parameters
     ----------
     path : str or PathLike
         A file (``.nii``, ``.nii.gz``, ``.nrrd``, ``.nhdr``, ``.mha``, ``.mhd``, a ``.dcm`` of a series)
-        or a folder holding a DICOM series. With several series in the folder the one with the most
-        slices is read (logged at INFO; use :func:`read_image_with_source` to learn which).
+        or a folder holding one DICOM series.
+    series_uid : str, optional
+        The DICOM series to read when the folder holds several (they are listed in the error otherwise).
 
     Returns
     -------
@@ -89,23 +90,27 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
     Raises
     ------
     InputError
-        Missing path, empty folder, unreadable or unknown format, too large to load, not scalar.
+        Missing path, empty folder, unreadable or unknown format, a truncated or corrupt file (gzip CRC,
+        payload shorter than the header says), NaN or infinite voxels, a DICOM series with missing
+        slices or mixed geometry, several series without `series_uid`, too large to load, not scalar.
     """
-    return read_image_with_source(path)[0]
+    return read_image_with_source(path, series_uid=series_uid)[0]
 
 
-def read_image_with_source(path: str | os.PathLike, *,
-                           limits: ValidationLimits = ValidationLimits()) -> tuple[sitk.Image, ImageSource]:
+def read_image_with_source(path: str | os.PathLike, *, limits: ValidationLimits = ValidationLimits(),
+                           series_uid: str | None = None) -> tuple[sitk.Image, ImageSource]:
     """Like :func:`read_image`, and also return an :class:`ImageSource` saying what was read."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"input not found: '{p}' does not exist. Check the path (a CT file or a DICOM folder).")
     if p.is_dir():
-        image, source = _read_dicom_folder(p, limits)
+        image, source = _read_dicom_folder(p, limits, series_uid=series_uid)
     elif _suffix(p) == ".dcm":
-        image, source = _read_dicom_folder(p.parent, limits, member=p)
+        image, source = _read_dicom_folder(p.parent, limits, member=p, series_uid=series_uid)
     else:
+        check_file_integrity(p)
         image, source = _read_file(p, limits)
+    check_finite(image, where=str(p))
     return _to_hu_pixel_type(image), source
 
 
@@ -136,24 +141,15 @@ def _read_file(path: Path, limits: ValidationLimits) -> tuple[sitk.Image, ImageS
     return image, ImageSource(str(path), fmt, description=f"{fmt} file")
 
 
-def _read_dicom_folder(folder: Path, limits: ValidationLimits,
-                       member: Path | None = None) -> tuple[sitk.Image, ImageSource]:
+def _read_dicom_folder(folder: Path, limits: ValidationLimits, member: Path | None = None,
+                       series_uid: str | None = None) -> tuple[sitk.Image, ImageSource]:
     series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series_ids:
         what = "holds no DICOM series" if any(folder.iterdir()) else "is empty"
         raise InputError(f"folder '{folder}' {what}. Give a folder of DICOM slices or a NIfTI/NRRD/MHA file.")
     files = {sid: sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in series_ids}
-    if member is not None:
-        chosen = next((sid for sid, names in files.items()
-                       if any(Path(n).resolve() == member.resolve() for n in names)), None)
-        if chosen is None:
-            raise InputError(f"'{member}' is not a readable DICOM image (no series in its folder holds it).")
-    else:
-        chosen = max(series_ids, key=lambda sid: len(files[sid]))
+    chosen = choose_series(folder, files, member=member, series_uid=series_uid)
     names = files[chosen]
-    if len(series_ids) > 1:
-        log.info("DICOM folder %s holds %d series; reading %s (%d files, the largest)",
-                 folder, len(series_ids), chosen, len(names))
     probe = sitk.ImageFileReader()
     probe.SetFileName(names[0])
     try:
@@ -162,6 +158,7 @@ def _read_dicom_folder(folder: Path, limits: ValidationLimits,
         raise InputError(f"cannot read DICOM file '{names[0]}': {_first_line(exc)}") from None
     size = (probe.GetSize()[0], probe.GetSize()[1], len(names))
     _check_header_size(size, probe.GetNumberOfComponents(), probe.GetPixelID(), str(folder), limits)
+    check_series_geometry(names, where=f"DICOM series {chosen} in '{folder}'")
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(names)
     try:

@@ -1,8 +1,9 @@
 """Write a :class:`~InnerEarSegLib.pipeline.SegmentationResult` to a folder: ``segmentation.seg.nrrd``,
 ``labels.nii.gz``, ``meshes/<Side>_<structure>.<fmt>``, ``report.json`` and ``preview.png``.
 
-Everything is first written into a temporary folder beside the target and moved in only when all
-files are complete, so an error or Ctrl-C never leaves half-written outputs.
+Everything goes through :class:`~InnerEarSegLib.output_folder.OutputFolder`: checked before the work,
+staged inside the folder, committed whole (replacing exactly the previous run's files, listed in
+``innerear-seg-run.json``), never touching a file that no run made. See docs/output-safety.md.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
-from .imageio import atomic_directory
+from .errors import OutputError
+from .labels import STRUCTURES, Side
+from .output_folder import OutputFolder, describe_write_error
 
 SEGMENTATION_FILE = "segmentation.seg.nrrd"
 LABELS_FILE = "labels.nii.gz"
@@ -32,38 +35,74 @@ def build_report(result, *, case_id: str, outputs: dict[str, object], timings_s:
     return report_from_result(result, case_id=case_id, outputs=outputs, timings_s=timings_s).to_dict()
 
 
-def write_outputs(result, image: sitk.Image, out_dir, *, case_id: str, mesh_format: str = "stl",
-                  preview: bool = True, progress=None) -> dict[str, object]:
-    """Write all outputs of `result` into `out_dir` (created; existing files of the same names replaced).
+def planned_outputs(*, mesh_format: str = "stl", meshes: bool = True, preview: bool = True) -> list[str]:
+    """Every file name a run may write (for the clash check before the pipeline runs)."""
+    names = [SEGMENTATION_FILE, LABELS_FILE, REPORT_FILE] + ([PREVIEW_FILE] if preview else [])
+    if meshes:
+        names += [f"{MESH_DIR}/{mesh_filename(side, s.key, mesh_format)}" for side in Side for s in STRUCTURES]
+    return names
 
-    Returns the mapping of output kind to path relative to `out_dir`.
+
+def write_outputs(result, image: sitk.Image, out, *, case_id: str, mesh_format: str = "stl",
+                  preview: bool = True, overwrite: bool = False, progress=None) -> dict[str, object]:
+    """Write all outputs of `result` into `out` and commit them as one run.
+
+    Parameters
+    ----------
+    out : an open :class:`~InnerEarSegLib.output_folder.OutputFolder` (the CLI opens it before the
+        pipeline, so that the folder is checked and locked before the work), or a folder path.
+    overwrite : with a path, replace files of our names that no earlier run made.
+
+    Returns
+    -------
+    dict
+        Output kind -> path relative to the folder.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be used, a file clashes, the disk is full or not writable.
     """
+    if not isinstance(out, OutputFolder):
+        planned = planned_outputs(mesh_format=mesh_format, meshes=any(e.meshes for e in result.ears),
+                                  preview=preview)
+        with OutputFolder.open(out, planned=planned, overwrite=overwrite) as folder:
+            return write_outputs(result, image, folder, case_id=case_id, mesh_format=mesh_format, preview=preview)
+    try:
+        outputs = _write_staged(result, image, out.staging, case_id=case_id, mesh_format=mesh_format,
+                                preview=preview)
+    except (OSError, RuntimeError) as exc:  # SimpleITK and VTK report failed writes as RuntimeError / OSError
+        raise OutputError(describe_write_error(exc, out.out_dir)) from None
+    out.commit(case_id=case_id, last=REPORT_FILE)
+    return outputs
+
+
+def _write_staged(result, image: sitk.Image, tmp, *, case_id: str, mesh_format: str,
+                  preview: bool) -> dict[str, object]:
     from .segfile import write_seg_nrrd
 
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
     outputs: dict[str, object] = {"segmentation": SEGMENTATION_FILE, "labels": LABELS_FILE, "report": REPORT_FILE}
-    with atomic_directory(out_dir) as tmp:
-        write_seg_nrrd(result.label_image, tmp / SEGMENTATION_FILE)
-        sitk.WriteImage(result.label_image, str(tmp / LABELS_FILE), True)
-        meshes = {}
-        if any(ear.meshes for ear in result.ears):
-            from .surface import write_surface
+    write_seg_nrrd(result.label_image, tmp / SEGMENTATION_FILE)
+    sitk.WriteImage(result.label_image, str(tmp / LABELS_FILE), True)
+    meshes = {}
+    if any(ear.meshes for ear in result.ears):
+        from .surface import write_surface
 
-            (tmp / MESH_DIR).mkdir()
-            for ear in result.ears:
-                for key, mesh in ear.meshes.items():
-                    name = f"{MESH_DIR}/{mesh_filename(ear.side, key, mesh_format)}"
-                    write_surface(mesh, tmp / name, mesh_format=mesh_format)
-                    meshes[f"{ear.side.value} {key}"] = name
-            outputs["meshes"] = meshes
-        if preview:
-            from .preview import render_preview
+        (tmp / MESH_DIR).mkdir()
+        for ear in result.ears:
+            for key, mesh in ear.meshes.items():
+                name = f"{MESH_DIR}/{mesh_filename(ear.side, key, mesh_format)}"
+                write_surface(mesh, tmp / name, mesh_format=mesh_format)
+                meshes[f"{ear.side.value} {key}"] = name
+        outputs["meshes"] = meshes
+    if preview:
+        from .preview import render_preview
 
-            render_preview(image, result.ears, tmp / PREVIEW_FILE, title=f"InnerEarSeg: {case_id}")
-            outputs["preview"] = PREVIEW_FILE
-        timings = dict(result.timings_s)
-        timings["write"] = round(time.perf_counter() - t0, 4)
-        report = build_report(result, case_id=case_id, outputs=outputs, timings_s=timings)
-        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        render_preview(image, result.ears, tmp / PREVIEW_FILE, title=f"InnerEarSeg: {case_id}")
+        outputs["preview"] = PREVIEW_FILE
+    timings = dict(result.timings_s)
+    timings["write"] = round(time.perf_counter() - t0, 4)
+    report = build_report(result, case_id=case_id, outputs=outputs, timings_s=timings)
+    (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return outputs

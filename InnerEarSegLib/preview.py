@@ -28,12 +28,12 @@ def _planes(ct: np.ndarray, labels: np.ndarray):
 
 
 def _draw_slice(ax, ct2d, lab2d, origin, title):
+    """CT slice and structure outlines on the same pixel grid: row r, column c at (x=c, y=r) for both."""
     ax.imshow(ct2d, cmap="gray", vmin=-500, vmax=2500, origin=origin, interpolation="nearest")
     for s in STRUCTURES:
         m = lab2d == s
-        if m.any():
-            ax.contour(m.astype(float), levels=[0.5], colors=[STRUCTURE_COLORS_RGB[s]], linewidths=0.9,
-                       origin=origin)
+        if m.any():  # contour's default X, Y are the pixel centres imshow uses; its `origin` would flip it
+            ax.contour(m.astype(float), levels=[0.5], colors=[STRUCTURE_COLORS_RGB[s]], linewidths=0.9)
     ax.set_title(title, fontsize=8)
     ax.set_axis_off()
 
@@ -45,7 +45,10 @@ def _draw_3d(ax, labels: np.ndarray, spacing_mm: float, title: str):
         m = labels == s
         if np.count_nonzero(m) < 8:
             continue
-        verts, faces, _, _ = marching_cubes(np.pad(m, 1).astype(np.float32), 0.5, step_size=2)
+        try:  # step 2 is fast but finds no surface in a few scattered voxels; step 1 always does
+            verts, faces, _, _ = marching_cubes(np.pad(m, 1).astype(np.float32), 0.5, step_size=2)
+        except (RuntimeError, ValueError):
+            verts, faces, _, _ = marching_cubes(np.pad(m, 1).astype(np.float32), 0.5, step_size=1)
         verts = (verts - 1) * spacing_mm
         ax.plot_trisurf(verts[:, 2], verts[:, 1], verts[:, 0], triangles=faces,
                         color=STRUCTURE_COLORS_RGB[s], linewidth=0, antialiased=False, shade=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import types
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -20,6 +19,7 @@ from typing import Mapping
 import numpy as np
 import SimpleITK as sitk
 
+from .atomic_write import atomic_output_path
 from .geometry import ijk_to_lps_matrix
 
 MESH_FORMATS = ("stl", "obj", "ply", "vtp")
@@ -222,15 +222,10 @@ def write_surface(polydata, path: str | os.PathLike, *, mesh_format: str | None 
     if fmt not in MESH_FORMATS:
         raise ValueError(f"mesh_format must be one of {MESH_FORMATS}, got {fmt!r} (from {str(path)!r})")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{fmt}"))
-    try:
+    with atomic_output_path(path) as tmp:
         writer = _writer_for(fmt)
-        writer.SetFileName(tmp)
+        writer.SetFileName(str(tmp))
         writer.SetInputData(polydata)
-        if writer.Write() != 1:
+        if writer.Write() != 1 or not tmp.exists():
             raise OSError(f"VTK could not write {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

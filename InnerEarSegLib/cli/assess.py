@@ -49,6 +49,22 @@ def format_table(assessments) -> str:
     return "\n".join(lines)
 
 
+def check_binary_mask(image, where: str) -> None:
+    """Refuse an image that is not a 0/1 mask (e.g. a CT given by mistake); raises InputError."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from ..errors import InputError
+
+    array = sitk.GetArrayViewFromImage(image)
+    values = np.unique(array) if array.size <= 1 << 28 else np.unique(array[::4, ::4, ::4])
+    if not set(values.tolist()) <= {0, 1}:
+        shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if len(values) > 6 else "")
+        raise InputError(f"{where!r} is not a binary mask: it holds {len(values)} different values ({shown}; from "
+                         f"{float(values[0]):g} to {float(values[-1]):g}). --binary needs a labyrinth mask of 0 and 1; "
+                         f"is this the CT itself? Give the mask, or a label map (1-5, 11-15) without --binary.")
+
+
 def run(args) -> int:
     import SimpleITK as sitk
 
@@ -59,6 +75,8 @@ def run(args) -> int:
         image = sitk.ReadImage(args.labelmap)
     except RuntimeError as exc:
         raise InputError(f"cannot read label map {args.labelmap!r}: {str(exc).strip().splitlines()[-1]}") from None
+    if args.binary:
+        check_binary_mask(image, args.labelmap)
     try:
         ears = assess_label_image(image, binary=args.binary, side=args.side)
     except ValueError as exc:

@@ -1,5 +1,6 @@
 """Entry point of ``innerear-seg``: argparse subcommands, exit codes 0 ok, 1 runtime error,
-2 usage error, 130 on Ctrl-C.
+2 usage error, 130 on Ctrl-C, 143 on SIGTERM, 129 on SIGHUP (SIGTERM and SIGHUP are handled like
+Ctrl-C: partial outputs are removed before the process ends).
 
 Each subcommand lives in its own module ``InnerEarSegLib.cli.<name>`` that defines
 ``add_parser(subparsers) -> argparse.ArgumentParser`` (which calls ``set_defaults(func=run)``) and
@@ -8,9 +9,12 @@ Each subcommand lives in its own module ``InnerEarSegLib.cli.<name>`` that defin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
 from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import EXIT_NO_EAR, InnerEarSegError, NoEarFound
@@ -48,13 +52,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every ``finally`` and context manager cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _termination_like_interrupt():
+    """Handle SIGTERM and SIGHUP like Ctrl-C while a command runs (main thread only); restore after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signums = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {s: signal.signal(s, _raise_terminated) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        with _termination_like_interrupt():
+            return int(args.func(args) or 0)
+    except Terminated as exc:
+        print(f"innerear-seg: stopped by {exc}; no partial outputs were kept", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("innerear-seg: interrupted; no partial outputs were kept", file=sys.stderr)
         return 130

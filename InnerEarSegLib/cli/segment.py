@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from ..cases import case_id_from_path
@@ -20,7 +21,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="CT: NIfTI, NRRD, MHA file or a DICOM series folder (HU)")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
     add_model_arguments(p)
-    p.add_argument("--roi-center", nargs=3, type=float, metavar=("X_MM", "Y_MM", "Z_MM"), action="append",
+    p.add_argument("--roi-center", nargs=3, type=finite_float, metavar=("X_MM", "Y_MM", "Z_MM"), action="append",
                    help="ear centre in LPS world mm instead of automatic location (repeat for both ears)")
     p.add_argument("--roi-side", choices=("left", "right"), action="append",
                    help="side of each --roi-center (default: from the image mid-line)")
@@ -32,9 +33,36 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
     p.add_argument("--preview", action="store_true", help="write preview.png")
     p.add_argument("--case-id", help="case identifier for the report (default: input file name)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace output files of our names that no earlier innerear-seg run made (refused otherwise)")
+    p.add_argument("--series", metavar="UID", help="the DICOM series to read when the input folder holds several")
     add_progress_argument(p)
     p.set_defaults(func=run)
     return p
+
+
+#: Largest accepted Gaussian sigma: 10 voxels (3 mm on the 0.3 mm grid) already blurs a whole labyrinth.
+MAX_SIGMA_VOX = 10.0
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def sigma_voxels(text: str) -> float:
+    """argparse type for ``--sigma``: 0 (no Gaussian) to :data:`MAX_SIGMA_VOX` voxels."""
+    value = finite_float(text)
+    if not 0.0 <= value <= MAX_SIGMA_VOX:
+        raise argparse.ArgumentTypeError(f"sigma must be between 0 (no Gaussian) and {MAX_SIGMA_VOX:g} voxels, "
+                                         f"got {text!r}")
+    return value
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,9 +71,10 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=device_argument, default="auto", metavar="DEVICE",
                    help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default auto: CUDA when available, else the CPU)")
     p.add_argument("--no-gaussian", action="store_true", help="skip the 3-D Gaussian of the post-processing")
-    p.add_argument("--sigma", type=float, default=None, metavar="VOXELS",
-                   help=f"Gaussian sigma in voxels of the model grid (default {DEFAULT_SIGMA_VOX:g}; the seed paper's "
-                        f"{PAPER_POSTPROCESS.sigma_vox:g} erases the semicircular canals on a 0.3 mm grid)")
+    p.add_argument("--sigma", type=sigma_voxels, default=None, metavar="VOXELS",
+                   help=f"Gaussian sigma in voxels of the model grid, 0 to {MAX_SIGMA_VOX:g} (default "
+                        f"{DEFAULT_SIGMA_VOX:g}; 0 = no Gaussian; the seed paper's {PAPER_POSTPROCESS.sigma_vox:g} "
+                        f"erases the semicircular canals on a 0.3 mm grid)")
     p.add_argument("--no-otsu", action="store_true", help="foreground = argmax instead of Otsu on the filtered map")
     p.add_argument("--no-islands", action="store_true", help="keep small islands")
 
@@ -70,9 +99,9 @@ def options_from_args(args):
 
     post = SegmentOptions().postprocess
     changes = {}
-    if args.no_gaussian:
-        changes["gaussian"] = False
-    if args.sigma is not None:
+    if args.no_gaussian or args.sigma == 0:
+        changes["gaussian"] = False  # sigma 0 is no Gaussian, as documented
+    if args.sigma:  # kept with --no-gaussian too, so that cli_arguments round-trips
         changes["sigma_vox"] = args.sigma
     if args.no_otsu:
         changes["otsu"] = False
@@ -94,17 +123,20 @@ def run(args) -> int:
     from dataclasses import asdict
 
     from ..imageio import read_image_with_source
-    from ..outputs import write_outputs
+    from ..output_folder import OutputFolder
+    from ..outputs import planned_outputs, write_outputs
     from ..pipeline import segment
 
     printer = ProgressPrinter(args.progress)
     options = options_from_args(args)
-    image, source = read_image_with_source(args.input)
-    result = segment(image, options, progress=printer)
-    result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
-    case_id = args.case_id or case_id_from_path(args.input)
-    outputs = write_outputs(result, image, args.out, case_id=case_id, mesh_format=args.mesh_format,
-                            preview=args.preview)
+    planned = planned_outputs(mesh_format=args.mesh_format, meshes=options.meshes, preview=args.preview)
+    with OutputFolder.open(args.out, planned=planned, overwrite=args.overwrite, input_path=args.input) as folder:
+        image, source = read_image_with_source(args.input, series_uid=args.series)
+        result = segment(image, options, progress=printer)
+        result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
+        case_id = args.case_id or case_id_from_path(args.input)
+        outputs = write_outputs(result, image, folder, case_id=case_id, mesh_format=args.mesh_format,
+                                preview=args.preview)
     message = f"wrote {len(outputs)} outputs to {args.out}"
     if args.progress == "json":
         print(json.dumps({"stage": "done", "fraction": 1.0, "message": message,

@@ -5,12 +5,10 @@ import csv
 import html
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from ..labels import STRUCTURE_KEYS
-from ..review.ratings import default_file_mode, write_text_atomic
+from ..atomic_write import atomic_output_path, write_text_atomic
 from .study import LikertAnalysis
 
 PLOTS = {"dice_subgroups": "Dice per subgroup", "likert_bars": "Likert distribution",
@@ -37,15 +35,8 @@ def _csv_text(rows: list[dict]) -> str:
 
 
 def _save_figure_atomic(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output_path(path) as tmp:
         fig.savefig(tmp, dpi=90, bbox_inches="tight")
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def make_plots(out_dir: Path, rows: list[dict], groups_members: dict[str, list[str]],

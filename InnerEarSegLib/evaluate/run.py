@@ -37,14 +37,22 @@ def _auto_likert(pred: sitk.Image) -> int | None:
 
 
 def _reader_likert(ratings_csv) -> dict[str, int]:
+    """Worst reader Likert score per case; ValueError when the file is not a ratings CSV."""
+    import csv
+
     from ..review.ratings import read_ratings_csv
 
-    worst: dict[str, int] = {}
     try:
+        with open(ratings_csv, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        lacking = [c for c in ("case_id", "side", "likert") if c not in header]
+        if lacking:
+            raise ValueError(f"it lacks the columns {lacking} (found {header[:8]})")
         records = read_ratings_csv(ratings_csv)
-    except KeyError as exc:
-        raise ValueError(f"{str(ratings_csv)!r} is not a ratings CSV: it has no {exc.args[0]!r} column (a ratings "
-                         "file has at least case_id, side, likert)") from None
+    except (UnicodeDecodeError, csv.Error, KeyError, ValueError) as exc:
+        raise ValueError(f"ratings file {str(ratings_csv)!r} is not a ratings CSV: {exc}; give the CSV the "
+                         f"review panel writes (columns case_id, side, likert)") from None
+    worst: dict[str, int] = {}
     for rec in records:
         if rec.likert is not None:
             worst[rec.case_id] = max(worst.get(rec.case_id, 0), rec.likert)

@@ -72,7 +72,7 @@ def match_cases(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[str, Pa
     for missing in sorted(set(ref) - set(pred)):
         log.warning("case %s has a reference but no prediction; skipped", missing)
     for missing in sorted(set(pred) - set(ref)):
-        log.warning("case %s has a prediction but no reference; skipped", missing)
+        log.warning("case %s has a prediction but no reference in %s; skipped", missing, ref_dir)
     return [(c, pred[c], ref[c]) for c in common]
 
 

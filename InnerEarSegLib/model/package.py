@@ -10,18 +10,21 @@ import dataclasses
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..atomic_write import write_bytes_atomic
 from ..errors import ModelError
 from ..labels import BACKGROUND_CLASS, class_structures, class_to_label_lut
 
-#: Manifest format understood by this loader.
-FORMAT_VERSION = 1
+#: Manifest format understood by this loader. 2: ``settings_sha256`` covers every field that changes the result.
+FORMAT_VERSION = 2
+#: Manifest fields that change what the model produces; each is checksummed in ``settings_sha256``.
+RESULT_FIELDS = ("architecture", "architecture_params", "labels", "spacing_mm", "box_size_vox", "normalisation",
+                 "weights_sha256")
 _ARCHITECTURES = ("unet3d", "mpunet")
 
 
@@ -56,6 +59,10 @@ class ModelManifest:
         Provenance: command, data, time taken, per-epoch log summary.
     accuracy : dict
         Measured accuracy (e.g. validation Dice per structure) and how it was measured.
+    settings_sha256 : dict
+        Field name -> hex SHA-256 of the canonical JSON of each of :data:`RESULT_FIELDS`; filled in by
+        :func:`save_model_package` (or :func:`seal_manifest`) and verified by the loader, so an edited
+        ``spacing_mm`` is refused like edited weights.
     format_version : int
         Manifest format; the loader refuses newer formats.
     """
@@ -72,6 +79,7 @@ class ModelManifest:
     weights_file: str = ""
     training: dict = field(default_factory=dict)
     accuracy: dict = field(default_factory=dict)
+    settings_sha256: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -155,17 +163,46 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a sibling temporary file and ``os.replace``; permissions follow the umask like a normal file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def settings_digests(manifest_dict: Mapping[str, Any]) -> dict[str, str]:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of each of :data:`RESULT_FIELDS`."""
+    return {name: hashlib.sha256(json.dumps(manifest_dict.get(name), sort_keys=True, separators=(",", ":"))
+                                 .encode()).hexdigest() for name in RESULT_FIELDS}
+
+
+def _sealed(manifest: ModelManifest) -> ModelManifest:
+    return dataclasses.replace(manifest, settings_sha256=settings_digests(manifest.to_dict()),
+                               format_version=FORMAT_VERSION)
+
+
+def seal_manifest(path: str | os.PathLike) -> ModelManifest:
+    """Recompute ``settings_sha256`` of a manifest whose weights pass their checksum, and rewrite it.
+
+    For a manifest made before format 2, or after a deliberate, checked edit of a setting. Run as
+    ``python -m InnerEarSegLib.model.package seal MODEL.json``.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    weights = path.parent / (manifest.weights_file or path.with_suffix(".safetensors").name)
+    if sha256_file(weights) != manifest.weights_sha256:
+        raise ModelError(f"{weights} fails its checksum; only a package with intact weights can be sealed")
+    sealed = _sealed(manifest)
+    write_bytes_atomic(path, (json.dumps(sealed.to_dict(), indent=2) + "\n").encode())
+    return sealed
+
+
+def _check_settings(manifest: ModelManifest, manifest_path: Path) -> None:
+    stored = manifest.settings_sha256 or {}
+    if not stored:
+        raise ModelError(f"model manifest {manifest_path} has no checksum of its settings (made before manifest "
+                         f"format 2), so an edited spacing or label list would go unnoticed. Check its fields and "
+                         f"seal it: python -m InnerEarSegLib.model.package seal {manifest_path}")
+    actual = settings_digests(manifest.to_dict())
+    changed = [name for name in RESULT_FIELDS if stored.get(name) != actual[name]]
+    if changed:
+        raise ModelError(f"model manifest {manifest_path} was edited after the package was made: "
+                         f"{', '.join(changed)} no longer match{'es' if len(changed) == 1 else ''} the checksum. "
+                         f"These settings change the result (e.g. a wrong spacing_mm scales every volume); restore "
+                         f"the original manifest or reinstall the model package.")
 
 
 def save_model_package(path: str | os.PathLike, tensors: Mapping[str, Any], manifest: ModelManifest) -> ModelManifest:
@@ -188,9 +225,10 @@ def save_model_package(path: str | os.PathLike, tensors: Mapping[str, Any], mani
     path.parent.mkdir(parents=True, exist_ok=True)
     data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                 metadata={"name": manifest.name, "version": manifest.version})
-    written = dataclasses.replace(manifest, weights_sha256=hashlib.sha256(data).hexdigest(), weights_file=path.name)
-    _atomic_write_bytes(path, data)
-    _atomic_write_bytes(path.with_suffix(".json"), (json.dumps(written.to_dict(), indent=2) + "\n").encode())
+    written = _sealed(dataclasses.replace(manifest, weights_sha256=hashlib.sha256(data).hexdigest(),
+                                          weights_file=path.name))
+    write_bytes_atomic(path, data)
+    write_bytes_atomic(path.with_suffix(".json"), (json.dumps(written.to_dict(), indent=2) + "\n").encode())
     return written
 
 
@@ -248,8 +286,21 @@ def load_model_package(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(f"model weights {weights_path} fail the checksum: SHA-256 {actual[:16]}... but the manifest "
                          f"{manifest_path.name} expects {manifest.weights_sha256[:16] or '(none)'}...; the file is "
                          "corrupt or was modified. Reinstall the model package or retrain with `innerear-seg train`.")
+    _check_settings(manifest, manifest_path)
     try:
         tensors = load(data)
     except Exception as exc:  # safetensors raises its own SafetensorError / ValueError types
         raise ModelError(f"model weights {weights_path} are not valid safetensors ({exc}); reinstall the package") from None
     return LoadedModel(manifest, tensors, weights_path, manifest_path)
+
+
+if __name__ == "__main__":  # python -m InnerEarSegLib.model.package seal MODEL.json
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "seal":
+        sys.exit("usage: python -m InnerEarSegLib.model.package seal MODEL.json")
+    try:
+        sealed = seal_manifest(sys.argv[2])
+    except ModelError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"sealed {sys.argv[2]}: {', '.join(RESULT_FIELDS)}")

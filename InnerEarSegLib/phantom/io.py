@@ -6,11 +6,12 @@ sorted keys, so the same seed and options give byte-identical files.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+
+from ..atomic_write import atomic_output_path, write_text_atomic
 
 
 def case_id(seed: int, *, protocol: str = "mdct", pathologies=(), fov: str = "both", anatomy: str = "classic",
@@ -46,10 +47,7 @@ def write_case(ct: sitk.Image, labels: sitk.Image, meta: dict, out_dir, case: st
     out.mkdir(parents=True, exist_ok=True)
     paths = {"ct": out / f"{case}_ct.nii.gz", "labels": out / f"{case}_labels.nii.gz", "json": out / f"{case}.json"}
     for key, image in (("ct", ct), ("labels", labels)):
-        tmp = paths[key].with_name(f".{paths[key].name[:-7]}.tmp.nii.gz")
-        sitk.WriteImage(image, str(tmp), useCompression=True)
-        os.replace(tmp, paths[key])
-    tmp = paths["json"].with_name(f".{paths['json'].name}.tmp")
-    tmp.write_text(to_json(dict(meta, case_id=case)), encoding="utf-8")
-    os.replace(tmp, paths["json"])
+        with atomic_output_path(paths[key]) as tmp:
+            sitk.WriteImage(image, str(tmp), useCompression=True)
+    write_text_atomic(paths["json"], to_json(dict(meta, case_id=case)))
     return paths

@@ -2,7 +2,10 @@
 
 A write goes to a temporary file in the same folder, is flushed and fsync'ed, then atomically
 renamed over the old file (``os.replace``): a crash at any moment leaves either the previous file or
-the new one, never a half-written one.
+the new one, never a half-written one. Every read-modify-write holds a file lock (``.<stem>.lock``),
+so concurrent writers (two Slicer sessions, a script) never lose a rating; a corrupt JSON file is
+moved aside and recovered from the CSV; a CSV left behind by a kill is brought up to date on the
+next access, and temporary files of killed writers are removed.
 
 >>> store = RatingStore.for_case("/data/case007.nii.gz")          # doctest: +SKIP
 >>> store.upsert(RatingRecord("case007", "left", likert=2, reader_id="JL"))  # doctest: +SKIP
@@ -12,16 +15,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..atomic_write import default_file_mode, remove_stale_temporaries, write_text_atomic  # noqa: F401
 from ..cases import case_id_from_path
-from ..labels import STRUCTURES
+from ..labels import STRUCTURE_KEYS
 
-STRUCTURE_KEYS = tuple(s.key for s in STRUCTURES)
+log = logging.getLogger(__name__)
+
 _CSV_FIELDS = (["case_id", "side", "likert", "suggested_likert"] + [f"auto_{k}" for k in STRUCTURE_KEYS]
                + [f"reader_{k}" for k in STRUCTURE_KEYS]
                + ["comment", "reader_id", "time_iso", "model_version", "blinded"])
@@ -107,43 +112,6 @@ class RatingRecord:
                    blinded=str(row.get("blinded", "0")).strip().lower() in ("1", "true", "yes"))
 
 
-def default_file_mode() -> int:
-    """0o666 less the process umask: the mode `open()` would give a new file."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` so that a crash leaves the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; a saved file gets the usual mode
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (not possible on every platform)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 def records_to_csv(records) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, lineterminator="\n")
@@ -168,6 +136,7 @@ class RatingStore:
     def __init__(self, directory: str | os.PathLike, *, stem: str = "ratings") -> None:
         self.directory = Path(directory)
         self.stem = stem
+        self.last_recovery: str | None = None
 
     @classmethod
     def for_case(cls, case_path: str | os.PathLike) -> "RatingStore":
@@ -183,28 +152,87 @@ class RatingStore:
     def json_path(self) -> Path:
         return self.directory / f"{self.stem}.json"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.directory / f".{self.stem}.lock"
+
+    def _lock(self):
+        """A file lock that serialises every reader-modify-writer of this store (other processes too)."""
+        from filelock import FileLock
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.lock_path, timeout=60)
+
     def load(self) -> list[RatingRecord]:
-        """All saved records ([] when nothing was saved yet); falls back to the CSV if the JSON is absent."""
+        """All saved records ([] when nothing was saved yet); falls back to the CSV if the JSON is absent.
+
+        A corrupt JSON file is moved aside (``<stem>.corrupt-<time>.json``, never deleted), the records
+        are recovered from the CSV, and :attr:`last_recovery` says so (also logged as a warning).
+        """
+        with self._lock():
+            records = self._load_locked()
+            self._repair_csv(records)
+            return records
+
+    def _load_locked(self) -> list[RatingRecord]:
         if self.json_path.exists():
-            data = json.loads(self.json_path.read_text(encoding="utf-8"))
-            return [RatingRecord.from_dict(d) for d in data.get("ratings", [])]
+            try:
+                data = json.loads(self.json_path.read_text(encoding="utf-8"))
+                return [RatingRecord.from_dict(d) for d in data.get("ratings", [])]
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                return self._recover(exc)
         if self.csv_path.exists():
             return read_ratings_csv(self.csv_path)
         return []
 
-    def save(self, records) -> None:
-        """Replace the stored records (JSON first, then CSV; each write is atomic)."""
-        records = list(records)
+    def _recover(self, exc: Exception) -> list[RatingRecord]:
+        aside = self.json_path.with_name(f"{self.stem}.corrupt-{datetime.now():%Y%m%dT%H%M%S%f}.json")
+        os.replace(self.json_path, aside)
+        try:
+            records = read_ratings_csv(self.csv_path) if self.csv_path.exists() else []
+            source = f"{len(records)} ratings were restored from {self.csv_path.name}"
+        except (ValueError, KeyError, csv.Error, OSError):
+            records, source = [], f"{self.csv_path.name} is unreadable too, so no ratings were restored"
+        self.last_recovery = (f"ratings file {self.json_path} was corrupt ({exc}); it was moved aside to "
+                              f"{aside.name} (nothing deleted) and {source}.")
+        log.warning("%s", self.last_recovery)
+        self._write_locked(records)
+        return records
+
+    def _repair_csv(self, records) -> None:
+        """After a kill between the JSON and the CSV write, bring the CSV up to date with the JSON."""
+        if self.json_path.exists():
+            text = records_to_csv(records)
+            try:
+                current = self.csv_path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                current = None
+            if current != text:
+                write_text_atomic(self.csv_path, text)
+
+    def _write_locked(self, records) -> None:
+        for name in (self.json_path.name, self.csv_path.name):
+            remove_stale_temporaries(self.directory, name)  # left by killed writers; we hold the lock
         payload = {"format": "innerear-seg ratings", "version": 1, "ratings": [r.to_dict() for r in records]}
         write_text_atomic(self.json_path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         write_text_atomic(self.csv_path, records_to_csv(records))
 
+    def save(self, records) -> None:
+        """Replace the stored records (JSON first, then CSV; each write is atomic; under the store's lock)."""
+        records = list(records)
+        with self._lock():
+            self._write_locked(records)
+
     def upsert(self, record: RatingRecord) -> None:
-        """Add or replace the record of (case_id, side), stamping the time if it has none."""
+        """Add or replace the record of (case_id, side), stamping the time if it has none.
+
+        Read, modify and write happen under one lock, so concurrent writers never lose a rating.
+        """
         if not record.time_iso:
             record = replace(record, time_iso=now_iso())
-        kept = [r for r in self.load() if r.key != record.key]
-        self.save(kept + [record])
+        with self._lock():
+            kept = [r for r in self._load_locked() if r.key != record.key]
+            self._write_locked(kept + [record])
 
     def get(self, case_id: str, side: str) -> RatingRecord | None:
         for r in self.load():

@@ -10,7 +10,6 @@ import SimpleITK as sitk
 from InnerEarSegLib.errors import InputError
 from InnerEarSegLib.imageio import (
     ValidationLimits,
-    atomic_directory,
     atomic_output_path,
     read_image,
     read_image_with_source,
@@ -91,15 +90,18 @@ def test_dicom_series_folder_is_read_in_hu_with_its_geometry(tmp_path):
     assert_same_image(image, back, atol=1e-3)
 
 
-def test_largest_dicom_series_is_chosen_and_named_when_a_folder_holds_several(tmp_path):
+def test_a_folder_with_several_dicom_series_lists_them_and_reads_the_one_chosen(tmp_path):
     image = small_ct(direction=(1, 0, 0, 0, 1, 0, 0, 0, 1))
     write_dicom_series(image, tmp_path / "d", "1.2.826.0.1.3680043.2.1125.100001")
     write_dicom_series(image, tmp_path / "d", "1.2.826.0.1.3680043.2.1125.200002", n_slices=9)
-    back, source = read_image_with_source(tmp_path / "d")
-    assert source.n_series_found == 2
-    assert source.series_uid == "1.2.826.0.1.3680043.2.1125.100001"
-    assert "100001" in source.description
-    assert back.GetDepth() == image.GetDepth()
+    with pytest.raises(InputError, match="holds 2 DICOM series") as info:
+        read_image_with_source(tmp_path / "d")
+    message = str(info.value)
+    assert "100001 (16 files" in message and "200002 (9 files" in message and "--series" in message
+    back, source = read_image_with_source(tmp_path / "d", series_uid="1.2.826.0.1.3680043.2.1125.200002")
+    assert source.n_series_found == 2 and source.series_uid.endswith("200002")
+    assert "200002" in source.description
+    assert back.GetDepth() == 9
 
 
 def test_one_dicom_file_reads_its_whole_series(tmp_path):
@@ -281,44 +283,3 @@ def test_atomic_output_path_replaces_the_file_only_on_success(tmp_path):
             raise KeyboardInterrupt
     assert target.read_text() == "{}"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
-
-
-def test_atomic_directory_publishes_all_outputs_at_once(tmp_path):
-    out = tmp_path / "out"
-    with atomic_directory(out) as tmp:
-        (tmp / "meshes").mkdir()
-        (tmp / "meshes" / "Left_cochlea.stl").write_text("solid")
-        (tmp / "report.json").write_text("{}")
-        assert not out.exists()
-    assert sorted(p.name for p in out.iterdir()) == ["meshes", "report.json"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-
-
-def test_atomic_directory_leaves_nothing_when_the_run_fails(tmp_path):
-    out = tmp_path / "out"
-    with pytest.raises(RuntimeError):
-        with atomic_directory(out) as tmp:
-            (tmp / "report.json").write_text("{}")
-            raise RuntimeError("model failed")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_atomic_directory_into_an_existing_folder_replaces_our_outputs_and_keeps_other_files(tmp_path):
-    out = tmp_path / "out"
-    (out / "meshes").mkdir(parents=True)
-    (out / "meshes" / "Right_old.stl").write_text("old")
-    (out / "report.json").write_text("old")
-    (out / "notes.txt").write_text("mine")
-    with pytest.raises(RuntimeError):
-        with atomic_directory(out) as tmp:
-            (tmp / "report.json").write_text("half")
-            raise RuntimeError
-    assert (out / "report.json").read_text() == "old"
-    with atomic_directory(out) as tmp:
-        (tmp / "meshes").mkdir()
-        (tmp / "meshes" / "Left_cochlea.stl").write_text("new")
-        (tmp / "report.json").write_text("new")
-    assert (out / "report.json").read_text() == "new"
-    assert (out / "notes.txt").read_text() == "mine"
-    assert [p.name for p in (out / "meshes").iterdir()] == ["Left_cochlea.stl"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

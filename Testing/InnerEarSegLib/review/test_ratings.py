@@ -24,7 +24,7 @@ def test_ratings_saved_to_csv_and_json_next_to_the_case_reload_identically(tmp_p
     assert RatingStore.for_case(tmp_path / "case007.nii.gz").load() == records
     assert read_ratings_csv(store.csv_path) == records
     assert store.csv_path.stat().st_mode & 0o777 == ratings_mod.default_file_mode()  # not mkstemp 0600
-    with open(store.csv_path, newline="") as fh:
+    with open(store.csv_path, newline="", encoding="utf-8") as fh:
         row = next(csv.DictReader(fh))
     assert row["likert"] == "2" and row["auto_superior"] == "incomplete" and row["reader_superior"] == "missing"
 
