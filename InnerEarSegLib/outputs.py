@@ -41,6 +41,7 @@ def build_report(result, *, case_id: str, outputs: dict[str, object]) -> dict:
                                    "volume_mm3": round(ear.volumes_mm3[s.key], 3)} for s in Structure},
             "labyrinth_volume_mm3": round(sum(ear.volumes_mm3.values()), 3),
             "assessment": ear.assessment.to_dict() if ear.assessment is not None else None,
+            "trust": ear.trust.to_dict() if getattr(ear, "trust", None) is not None else None,
         })
     return {
         "case_id": case_id,
