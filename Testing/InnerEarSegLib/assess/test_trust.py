@@ -127,3 +127,37 @@ def test_bad_input_is_refused_with_a_message_that_names_it():
     with pytest.raises(ValueError, match="doubtful_entropy"):
         TrustOptions(doubtful_entropy=0.5, implausible_entropy=0.2)
     assert isinstance(ConfidenceMeasures(0.1, 0.9, 0.0, 0.0).to_dict(), dict)
+
+
+class _UnsureOracle:
+    """The phantom's true labels as probabilities mixed half with a uniform guess (a hesitant network)."""
+
+    def __init__(self, oracle, certainty: float):
+        self.oracle, self.certainty = oracle, certainty
+        self.device, self.manifest = oracle.device, oracle.manifest
+
+    def predict(self, image, box, *, cancel=None):
+        p = self.oracle.predict(image, box, cancel=cancel)
+        return self.certainty * p + (1.0 - self.certainty) / p.shape[0]
+
+
+@pytest.mark.slow
+def test_each_ear_of_a_segmentation_carries_its_flag_into_the_report_and_the_cli_summary(capsys):
+    from InnerEarSegLib.cli.segment import _print_summary
+    from InnerEarSegLib.outputs import build_report
+    from InnerEarSegLib.phantom.generate import generate
+    from InnerEarSegLib.pipeline import segment
+
+    from ..test_pipeline import EXACT, OraclePredictor
+
+    ct, labels, _ = generate(11, matrix=384, slices=96)
+    sure = segment(ct, EXACT, predictor=OraclePredictor(labels))
+    assert [e.trust.flag for e in sure.ears] == [PLAUSIBLE, PLAUSIBLE], [e.trust.reasons for e in sure.ears]
+    unsure = segment(ct, EXACT, predictor=_UnsureOracle(OraclePredictor(labels), 0.6))
+    assert all(e.trust.flag != PLAUSIBLE for e in unsure.ears)
+    report = build_report(unsure, case_id="c", outputs={})
+    trust = report["ears"][0]["trust"]
+    assert trust["flag"] == unsure.ears[0].trust.flag and trust["reasons"] and "mean_entropy" in trust
+    _print_summary(unsure)
+    out = capsys.readouterr().out
+    assert f"RIGHT EAR: {unsure.ears[0].trust.flag.upper()} — network unsure" in out
