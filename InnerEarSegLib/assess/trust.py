@@ -130,7 +130,8 @@ class TrustOptions:
     structure's volume likewise with the ``*_structure_factor`` pair (wider: the model's canals end
     at the vestibule nearer their ampullae than the real surfaces' split does, so its normal lateral
     canals hold 9.5-13 mm³ against real 14-22 mm³). Every threshold was calibrated on development
-    data only (phantom seeds 7000+ and real subjects 01-04; docs/accuracy.md, "Beyond the phantom").
+    data only (phantom seeds 7000-7001 with their centre/rotation sweep and corruptions; docs/accuracy.md,
+    "Beyond the phantom").
     """
 
     labyrinth_mm3: tuple[float, float] = REAL_LABYRINTH_MM3
