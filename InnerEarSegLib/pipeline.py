@@ -257,7 +257,7 @@ def _with_meshes(ear: EarResult) -> EarResult:
 
 
 def _with_assessment(ear: EarResult, *, binary: bool) -> EarResult:
-    """Review one ear and flag its trust; a binary (labyrinth-only) model's mask is assessed with the binary-mask rules."""
+    """Review one ear and flag its trust (a binary, labyrinth-only model's mask with the binary-mask rules)."""
     from dataclasses import replace
 
     from .assess import assess_ear
