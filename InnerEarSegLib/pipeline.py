@@ -44,6 +44,8 @@ class EarResult:
     volumes_mm3: dict[str, float]
     meshes: dict[str, object] = field(default_factory=dict)  # structure key -> vtkPolyData (world LPS mm)
     assessment: object | None = None  # InnerEarSegLib.assess EarAssessment
+    network_confidence: object | None = None  # InnerEarSegLib.assess.trust ConfidenceMeasures (from the probabilities)
+    trust: object | None = None  # InnerEarSegLib.assess.trust TrustAssessment: plausible / doubtful / implausible
 
     def labels_image(self) -> sitk.Image:
         """The per-ear labels as an image on the (possibly mirrored) box grid, in world space."""
@@ -151,6 +153,8 @@ def segment(
 
     with _timed("postprocess", timings):
         labels_per_ear = [_postprocess_ear(p, box, manifest, options) for p, box in zip(probabilities, boxes)]
+        confidences = [_confidence(p, lab, box) for p, lab, box in zip(probabilities, labels_per_ear, boxes)]
+        del probabilities
         report("postprocess", "Gaussian + Otsu foreground, structure labels, islands removed")
     cancel.raise_if_cancelled()
 
@@ -159,11 +163,11 @@ def segment(
         report("place", "labels placed in world space")
 
     ears = []
-    for loc, box, lab in zip(locations, boxes, labels_per_ear):
+    for loc, box, lab, conf in zip(locations, boxes, labels_per_ear, confidences):
         vox_mm3 = spec.spacing_mm ** 3
         volumes = {s.key: float(np.count_nonzero(lab == s) * vox_mm3) for s in STRUCTURES}
         ears.append(EarResult(loc.side, tuple(loc.centre_lps_mm), float(loc.confidence), loc.source, box, lab,
-                              volumes))
+                              volumes, network_confidence=conf))
 
     if options.meshes:
         with _timed("surface", timings):
@@ -173,7 +177,7 @@ def segment(
 
     with _timed("assess", timings):
         ears = [_with_assessment(ear, binary=manifest.is_binary) for ear in ears]
-        report("assess", "per-structure completeness and suggested Likert score")
+        report("assess", "per-structure completeness, suggested Likert score and trust flag")
 
     return SegmentationResult(
         label_image=placed,
@@ -237,6 +241,13 @@ def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: 
     return manifest.class_to_label()[classes]  # class index -> structure label, by class name
 
 
+def _confidence(probabilities: np.ndarray, labels: np.ndarray, box: EarBox):
+    """The network's own confidence on one box (entropy, top probability, dropped and border probability)."""
+    from .assess.trust import confidence_measures
+
+    return confidence_measures(probabilities, labels, spacing_mm=box.spec.spacing_mm)
+
+
 def _with_meshes(ear: EarResult) -> EarResult:
     from dataclasses import replace
 
@@ -247,14 +258,17 @@ def _with_meshes(ear: EarResult) -> EarResult:
 
 
 def _with_assessment(ear: EarResult, *, binary: bool) -> EarResult:
-    """Review one ear; a binary (labyrinth-only) model's mask is assessed with the binary-mask rules."""
+    """Review one ear and flag its trust (a binary, labyrinth-only model's mask with the binary-mask rules)."""
     from dataclasses import replace
 
     from .assess import assess_ear
+    from .assess.trust import assess_trust
 
     labels = (ear.labels_box > 0).astype(np.uint8) if binary else ear.labels_box
-    assessment = assess_ear(labels, (ear.box.spec.spacing_mm,) * 3, binary=binary, side=ear.side)
-    return replace(ear, assessment=assessment)
+    spacing = (ear.box.spec.spacing_mm,) * 3
+    assessment = assess_ear(labels, spacing, binary=binary, side=ear.side)
+    trust = assess_trust(ear.labels_box, spacing, assessment=assessment, confidence=ear.network_confidence)
+    return replace(ear, assessment=assessment, trust=trust)
 
 
 __all__ = ["segment", "SegmentationResult", "EarResult", "default_model_path", "Structure"]

@@ -156,7 +156,10 @@ def _print_summary(result) -> None:
         a = ear.assessment
         likert = f", suggested Likert {a.likert}" if a is not None else ""
         vols = ", ".join(f"{k} {v:.0f}" for k, v in ear.volumes_mm3.items())
-        print(f"{ear.side.value} ear (confidence {ear.confidence:.2f}){likert}: volumes mm3: {vols}")
+        trust = getattr(ear, "trust", None)
+        if trust is not None and not trust.trusted:  # never shown like a normal result
+            print(f"{ear.side.value.upper()} EAR: {trust.flag.upper()} — " + "; ".join(trust.reasons))
+        print(f"{ear.side.value} ear (location confidence {ear.confidence:.2f}){likert}: volumes mm3: {vols}")
     total = sum(result.timings_s.values())
     print(f"device {result.device}; {total:.2f} s in the pipeline: " +
           ", ".join(f"{k} {v:.2f}" for k, v in result.timings_s.items()))
