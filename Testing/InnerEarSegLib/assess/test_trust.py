@@ -136,7 +136,7 @@ class _UnsureOracle:
         self.oracle, self.certainty = oracle, certainty
         self.device, self.manifest = oracle.device, oracle.manifest
 
-    def predict(self, image, box, *, cancel=None):
+    def predict(self, image, box, *, cancel=None, progress=None):
         p = self.oracle.predict(image, box, cancel=cancel)
         return self.certainty * p + (1.0 - self.certainty) / p.shape[0]
 
