@@ -56,8 +56,11 @@ def build_report(result, *, case_id: str, outputs: dict[str, object]) -> dict:
 
 
 def write_outputs(result, image: sitk.Image, out_dir, *, case_id: str, mesh_format: str = "stl",
-                  preview: bool = True, progress=None) -> dict[str, object]:
+                  preview: bool = True, progress=None, extra=None) -> dict[str, object]:
     """Write all outputs of `result` into `out_dir` (created; existing files of the same names replaced).
+
+    `extra` maps further output kinds to writers ``writer(folder) -> file name``, called inside the same
+    temporary folder, so that their files (e.g. a DICOM SEG) are committed together with the rest.
 
     Returns the mapping of output kind to path relative to `out_dir`.
     """
@@ -85,6 +88,8 @@ def write_outputs(result, image: sitk.Image, out_dir, *, case_id: str, mesh_form
 
             render_preview(image, result.ears, tmp / PREVIEW_FILE, title=f"InnerEarSeg: {case_id}")
             outputs["preview"] = PREVIEW_FILE
+        for kind, writer in (extra or {}).items():
+            outputs[kind] = writer(tmp)
         timings = dict(result.timings_s)
         timings["write"] = round(time.perf_counter() - t0, 4)
         report = build_report(result, case_id=case_id, outputs=outputs)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
+from ..segmenter import case_id_from_path  # noqa: F401  (re-exported: the one case-id rule)
 from .progress_display import ProgressPrinter, add_progress_argument
 
 
@@ -23,6 +23,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mesh-format", choices=("stl", "obj", "ply", "vtp"), default="stl")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
     p.add_argument("--preview", action="store_true", help="write preview.png")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="also write segmentation.dcm, a DICOM SEG referring to the input series (DICOM input only)")
     p.add_argument("--case-id", help="case identifier for the report (default: input file name)")
     add_progress_argument(p)
     p.set_defaults(func=run)
@@ -39,15 +41,6 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
                         "erases the semicircular canals on this grid)")
     p.add_argument("--no-otsu", action="store_true", help="foreground = argmax instead of Otsu on the filtered map")
     p.add_argument("--no-islands", action="store_true", help="keep small islands")
-
-
-def case_id_from_path(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return re.sub(r"_ct$", "", name) or "case"
 
 
 def options_from_args(args):
@@ -79,20 +72,13 @@ def options_from_args(args):
 
 
 def run(args) -> int:
-    from dataclasses import asdict
-
-    from ..imageio import read_image_with_source
-    from ..outputs import write_outputs
-    from ..pipeline import segment
+    from ..segmenter import Segmenter
 
     printer = ProgressPrinter(args.progress)
     options = options_from_args(args)
-    image, source = read_image_with_source(args.input)
-    result = segment(image, options, progress=printer)
-    result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
-    case_id = args.case_id or case_id_from_path(args.input)
-    outputs = write_outputs(result, image, args.out, case_id=case_id, mesh_format=options.mesh_format,
-                            preview=args.preview)
+    case = Segmenter(options).run_case(args.input, args.out, case_id=args.case_id, preview=args.preview,
+                                       dicom_seg=args.dicom_seg, progress=printer)
+    result, outputs = case.result, case.outputs
     message = f"wrote {len(outputs)} outputs to {args.out}"
     if args.progress == "json":
         print(json.dumps({"stage": "done", "fraction": 1.0, "message": message,
