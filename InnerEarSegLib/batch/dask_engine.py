@@ -125,7 +125,7 @@ def start_local_cluster(n_workers: int) -> tuple[LocalCluster, Client]:
     if n_workers < 1:
         raise ValueError(f"n_workers must be at least 1, got {n_workers}")
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0")
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)
     return cluster, Client(cluster)
 
 
