@@ -108,7 +108,8 @@ def segment_descriptions(*, model_name: str, model_version: str) -> list:
             algorithm_identification=algorithm, anatomic_regions=[region],
             tracking_id=info.name, tracking_uid=hd.UID(),
             display_color=hd.color.CIELabColor.from_rgb(*(255 * np.asarray(info.color_rgb))))
-        desc.SegmentedPropertyTypeModifierCodeSequence = [side]
+        # PS3.3 C.8.20.2: the laterality modifies the property type inside its code item
+        desc.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [side]
         desc.AnatomicRegionSequence[0].AnatomicRegionModifierSequence = [
             hd.sr.CodedConcept.from_code(_code(LATERALITY_CODES[info.side]))]
         out.append(desc)

@@ -97,6 +97,8 @@ def read_manifest_table(path: str | os.PathLike) -> list[dict]:
     if p.is_dir():
         p = p / CSV_FILE if (p / CSV_FILE).exists() else p / JOURNAL_FILE
     if p.name.endswith(".jsonl"):
-        return list(StudyManifest(p.parent).records().values())
+        manifest = StudyManifest(p.parent)
+        manifest.journal_path = p
+        return list(manifest.records().values())
     with p.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))

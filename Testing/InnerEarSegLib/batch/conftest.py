@@ -29,10 +29,16 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_cts(tmp_path_factory) -> dict[str, sitk.Image]:
+def small_phantoms() -> dict[str, tuple[sitk.Image, sitk.Image]]:
+    """case id -> (CT, true two-ear labels) of two small phantoms."""
     from InnerEarSegLib.phantom.generate import generate
 
-    return {f"case{seed}": generate(seed, matrix=320, slices=72)[0] for seed in (21, 22)}
+    return {f"case{seed}": generate(seed, matrix=320, slices=72)[:2] for seed in (21, 22)}
+
+
+@pytest.fixture(scope="session")
+def small_cts(small_phantoms) -> dict[str, sitk.Image]:
+    return {name: ct for name, (ct, _) in small_phantoms.items()}
 
 
 @pytest.fixture()

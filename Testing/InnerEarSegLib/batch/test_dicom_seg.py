@@ -54,8 +54,10 @@ def test_a_dicom_series_gets_a_seg_that_refers_to_it_codes_ten_segments_and_matc
     assert (first.segment_label, sixth.segment_label) == ("Right cochlea", "Left cochlea")
     assert first.segmented_property_category.value == "91723000"
     assert first.segmented_property_type.value == "80169004" and first.segmented_property_type.scheme_designator == "SCT"
-    assert first.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "24028007"  # right
-    assert sixth.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "7771000"  # left
+    modifier = "SegmentedPropertyTypeModifierCodeSequence"
+    assert getattr(first.SegmentedPropertyTypeCodeSequence[0], modifier)[0].CodeValue == "24028007"  # right
+    assert getattr(sixth.SegmentedPropertyTypeCodeSequence[0], modifier)[0].CodeValue == "7771000"  # left
+    assert sixth.AnatomicRegionSequence[0].AnatomicRegionModifierSequence[0].CodeValue == "7771000"
     assert first.anatomic_regions[0].value == "22945000"
     assert seg.get_segment_description(2).segmented_property_type.scheme_designator == "99IESEG"
     assert "99IESEG" in {s.CodingSchemeDesignator for s in seg.CodingSchemeIdentificationSequence}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import SimpleITK as sitk
 
 from InnerEarSegLib.batch.manifest import read_manifest_table
 from InnerEarSegLib.cli.main import main
@@ -26,7 +27,8 @@ def _stable(study):
     return [{k: row[k] for k in STABLE} for row in read_manifest_table(study)]
 
 
-def test_a_broken_ct_is_refused_with_its_reason_and_the_others_are_done(study_inputs, tiny_model, tmp_path, capsys):
+def test_a_broken_ct_is_refused_with_its_reason_and_the_others_are_done(study_inputs, tiny_model, tmp_path, capsys,
+                                                                      small_phantoms):
     study = tmp_path / "study"
     assert main(_batch(study_inputs, study, tiny_model, "--progress", "none")) == 0
     rows = {r["case_id"]: r for r in read_manifest_table(study)}
@@ -38,6 +40,15 @@ def test_a_broken_ct_is_refused_with_its_reason_and_the_others_are_done(study_in
         assert report["case_id"] == case and report["model"]["sha256"] == rows[case]["model_sha256"]
         assert rows[case]["right_likert"] in {"1", "2", "3", "4"}
     assert "2 done" in capsys.readouterr().out
+
+    # innerear-seg evaluate takes the study manifest: the done cases against their references
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for case, (_, labels) in small_phantoms.items():
+        sitk.WriteImage(labels, str(ref / f"{case}_labels.nii.gz"))
+    assert main(["evaluate", "--pred", str(study / "manifest.csv"), "--ref", str(ref), "-o", str(tmp_path / "ev"),
+                 "--progress", "none"]) == 0
+    assert "2 cases" in capsys.readouterr().err
 
     # a rerun segments nothing that is done: the done records (and their finish times) are untouched
     before = {k: r["finished"] for k, r in rows.items()}
