@@ -64,18 +64,28 @@ class SegmenterPlugin(WorkerPlugin):
         self.error: Exception | None = None
         self.torch_threads = 1
 
-    def setup(self, worker) -> None:
-        from ..segmenter import Segmenter
+    async def setup(self, worker) -> None:
+        import asyncio
 
         host = urlparse(worker.address).hostname or ""
         n_here = max(1, self.workers_per_host.get(host, 1))
+        try:  # workers that joined after registration (e.g. later dask-jobqueue jobs) count too
+            info = await worker.scheduler.identity()
+            n_here = max(n_here, sum(1 for w in info.get("workers", {}).values() if w.get("host") == host))
+        except (OSError, KeyError, TypeError) as exc:
+            log.warning("worker %s could not ask the scheduler for its neighbours (%s)", worker.address, exc)
         self.torch_threads = max(1, available_cores() // (n_here * max(1, worker.state.nthreads)))
+        await asyncio.get_running_loop().run_in_executor(None, self._load)
+
+    def _load(self) -> None:
+        from ..segmenter import Segmenter
+
         try:
             with torch_threads(self.torch_threads):
                 self.segmenter = Segmenter(self.options)
         except Exception as exc:  # reported with each task, so the client names the worker and the reason
             self.error = exc
-            log.exception("worker %s could not load the model", worker.address)
+            log.exception("worker could not load the model")
 
 
 def _run_on_worker(case: CaseInput, config: StudyConfig) -> dict:

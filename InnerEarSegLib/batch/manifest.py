@@ -25,7 +25,7 @@ STATUSES = ("done", "failed", "refused")
 #: Columns of manifest.csv, in order. Every journal record has these keys.
 COLUMNS = ("case_id", "status", "reason", "path", "group", "out_dir", "model_name", "model_version",
            "model_sha256", "options_key", "right_likert", "left_likert", "right_trust", "left_trust",
-           "read_s", "pipeline_s", "write_s", "total_s", "worker", "finished")
+           "read_s", "pipeline_s", "write_s", "total_s", "worker", "threads", "finished")
 
 
 class StudyManifest:

@@ -111,7 +111,15 @@ def process_case(segmenter, case: CaseInput, config: StudyConfig, *, worker: str
     if record["status"] != "done":
         record["total_s"] = round(time.perf_counter() - t0, 4)
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record["threads"] = _torch_threads()
     return record
+
+
+def _torch_threads() -> int | None:
+    import sys
+
+    torch = sys.modules.get("torch")  # loaded by the segmenter; not imported here for a refused case
+    return torch.get_num_threads() if torch is not None else None
 
 
 def _empty_record(case: CaseInput, config: StudyConfig, worker: str) -> dict:

@@ -66,5 +66,9 @@ def test_a_study_runs_on_a_scheduler_with_two_workers(cluster, study_inputs, tin
     rows = {r["case_id"]: r for r in read_manifest_table(study)}
     assert {k: r["status"] for k, r in rows.items()} == {"broken": "refused", "case21": "done", "case22": "done"}
     assert {rows[c]["worker"] for c in rows} <= {"w1", "w2"}
+    from InnerEarSegLib.batch.dask_engine import available_cores
+
+    # two workers with one Dask thread each on this host: torch threads x 2 <= cores
+    assert all(2 * int(rows[c]["threads"]) <= max(2, available_cores()) for c in ("case21", "case22"))
     for case in ("case21", "case22"):
         assert (study / case / "report.json").is_file() and (study / case / "labels.nii.gz").is_file()
