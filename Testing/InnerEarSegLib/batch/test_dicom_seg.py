@@ -53,7 +53,8 @@ def test_a_dicom_series_gets_a_seg_that_refers_to_it_codes_ten_segments_and_matc
     first, sixth = seg.get_segment_description(1), seg.get_segment_description(6)
     assert (first.segment_label, sixth.segment_label) == ("Right cochlea", "Left cochlea")
     assert first.segmented_property_category.value == "91723000"
-    assert first.segmented_property_type.value == "80169004" and first.segmented_property_type.scheme_designator == "SCT"
+    assert first.segmented_property_type.value == "80169004"
+    assert first.segmented_property_type.scheme_designator == "SCT"
     modifier = "SegmentedPropertyTypeModifierCodeSequence"
     assert getattr(first.SegmentedPropertyTypeCodeSequence[0], modifier)[0].CodeValue == "24028007"  # right
     assert getattr(sixth.SegmentedPropertyTypeCodeSequence[0], modifier)[0].CodeValue == "7771000"  # left

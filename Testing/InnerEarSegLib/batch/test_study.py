@@ -68,7 +68,8 @@ def test_kill_9_mid_study_then_resume_gives_the_manifest_of_an_uninterrupted_run
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert main(_batch(study_inputs, reference, tiny_model, "--progress", "none")) == 0
 
-    cmd = [sys.executable, "-m", "InnerEarSegLib.cli.main", *_batch(study_inputs, killed, tiny_model, "--progress", "json")]
+    cmd = [sys.executable, "-m", "InnerEarSegLib.cli.main",
+           *_batch(study_inputs, killed, tiny_model, "--progress", "json")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     for line in proc.stdout:  # kill as soon as the first CT is done, while the next one is being segmented
