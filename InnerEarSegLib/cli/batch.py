@@ -83,7 +83,8 @@ def run(args) -> int:
     from .segment import options_from_args
 
     options = options_from_args(args)
-    config = StudyConfig(study_dir=args.out.resolve(), options=options, preview=args.preview, dicom_seg=args.dicom_seg)
+    config = StudyConfig(study_dir=args.out.resolve(), options=options, preview=args.preview,
+                         dicom_seg=args.dicom_seg)
     cases = discover_cases(args.inputs)
     progress = BatchProgress(args.progress)
     if args.workers is None and args.scheduler is None:
