@@ -107,6 +107,10 @@ def _run_on_dask(args, cases, config, progress):
     from ..batch import run_study
     from ..batch.dask_engine import DaskEngine, connect, dashboard_link, start_local_cluster
 
+    import logging
+
+    if not getattr(args, "verbose", False):  # distributed logs every worker's start and stop at INFO
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     cluster = None
     if args.workers is not None:
         cluster, client = start_local_cluster(args.workers)
