@@ -4,7 +4,7 @@ Never imports slicer or Qt. The main entry point is :func:`InnerEarSegLib.segmen
 """
 from __future__ import annotations
 
-__all__ = ["segment"]
+__all__ = ["segment", "Segmenter"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from .pipeline import segment
 
         return segment
+    if name == "Segmenter":
+        from .segmenter import Segmenter
+
+        return Segmenter
     raise AttributeError(name)

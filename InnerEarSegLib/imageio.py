@@ -27,7 +27,7 @@ from .integrity import check_file_integrity, check_finite, check_series_geometry
 log = logging.getLogger(__name__)
 
 __all__ = ["read_image", "read_image_with_source", "validate_ct", "write_image_atomic", "atomic_output_path",
-           "ValidationLimits", "ImageSource", "CTSummary", "SUPPORTED_SUFFIXES"]
+           "ValidationLimits", "ImageSource", "DicomReferences", "CTSummary", "SUPPORTED_SUFFIXES"]
 
 #: File name endings SimpleITK reads that we support, longest first.
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -46,9 +46,48 @@ class ValidationLimits:
     min_extent_mm: float = 12.0
 
 
+#: DICOM tags (SimpleITK "gggg|eeee" keys) of the study and patient that a derived object (DICOM SEG) repeats.
+DICOM_STUDY_TAGS: dict[str, str] = {
+    "StudyInstanceUID": "0020|000d", "SeriesInstanceUID": "0020|000e", "FrameOfReferenceUID": "0020|0052",
+    "SOPClassUID": "0008|0016", "PatientName": "0010|0010", "PatientID": "0010|0020",
+    "PatientBirthDate": "0010|0030", "PatientSex": "0010|0040", "StudyDate": "0008|0020",
+    "StudyTime": "0008|0030", "StudyID": "0020|0010", "AccessionNumber": "0008|0050",
+    "ReferringPhysicianName": "0008|0090", "Modality": "0008|0060",
+}
+
+
+@dataclass(frozen=True)
+class DicomReferences:
+    """What a DICOM input was, kept through the pipeline so that results can refer back to it.
+
+    ``attributes`` holds the study/patient tags of :data:`DICOM_STUDY_TAGS` as found in the first slice
+    (missing tags are absent); ``sop_instance_uids`` and ``files`` list the slices in the order read.
+    """
+
+    attributes: dict
+    sop_instance_uids: tuple[str, ...]
+    files: tuple[str, ...]
+
+    @property
+    def study_uid(self) -> str | None:
+        return self.attributes.get("StudyInstanceUID")
+
+    @property
+    def series_uid(self) -> str | None:
+        return self.attributes.get("SeriesInstanceUID")
+
+    @property
+    def frame_of_reference_uid(self) -> str | None:
+        return self.attributes.get("FrameOfReferenceUID")
+
+    def summary(self) -> dict:
+        """JSON-able, without the per-slice lists: the attributes and the number of instances."""
+        return {**self.attributes, "n_instances": len(self.sop_instance_uids)}
+
+
 @dataclass(frozen=True)
 class ImageSource:
-    """Where an image came from: format, and for DICOM the series chosen among those found."""
+    """Where an image came from: format, and for DICOM the series chosen among those found and its references."""
 
     path: str
     format: str
@@ -56,6 +95,15 @@ class ImageSource:
     n_series_found: int = 1
     n_files: int = 1
     description: str = ""
+    dicom: DicomReferences | None = None
+
+    def summary(self) -> dict:
+        """JSON-able description for a report (the DICOM references without their per-slice lists)."""
+        out = {"path": self.path, "format": self.format, "series_uid": self.series_uid,
+               "n_series_found": self.n_series_found, "n_files": self.n_files, "description": self.description}
+        if self.dicom is not None:
+            out["dicom"] = self.dicom.summary()
+        return out
 
 
 @dataclass(frozen=True)
@@ -161,14 +209,25 @@ def _read_dicom_folder(folder: Path, limits: ValidationLimits, member: Path | No
     check_series_geometry(names, where=f"DICOM series {chosen} in '{folder}'")
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(names)
+    reader.MetaDataDictionaryArrayUpdateOn()
     try:
         image = reader.Execute()
     except RuntimeError as exc:
         raise InputError(f"cannot read DICOM series {chosen} in '{folder}': {_first_line(exc)}") from None
     source = ImageSource(str(folder), "DICOM", series_uid=chosen, n_series_found=len(series_ids),
                          n_files=len(names),
-                         description=f"DICOM series {chosen} ({len(names)} files; {len(series_ids)} series found)")
+                         description=f"DICOM series {chosen} ({len(names)} files; {len(series_ids)} series found)",
+                         dicom=_dicom_references(reader, names))
     return image, source
+
+
+def _dicom_references(reader: sitk.ImageSeriesReader, names) -> DicomReferences:
+    """Study/patient attributes of the first slice and every slice's SOP instance UID, as read."""
+    attributes = {key: reader.GetMetaData(0, tag).strip() for key, tag in DICOM_STUDY_TAGS.items()
+                  if reader.HasMetaDataKey(0, tag)}
+    uids = tuple(reader.GetMetaData(i, "0008|0018").strip() if reader.HasMetaDataKey(i, "0008|0018") else ""
+                 for i in range(len(names)))
+    return DicomReferences(attributes=attributes, sop_instance_uids=uids, files=tuple(str(n) for n in names))
 
 
 def _check_header_size(size, n_components: int, pixel_id: int, where: str, limits: ValidationLimits) -> None:

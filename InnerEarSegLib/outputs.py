@@ -44,7 +44,8 @@ def planned_outputs(*, mesh_format: str = "stl", meshes: bool = True, preview: b
 
 
 def write_outputs(result, image: sitk.Image, out, *, case_id: str, mesh_format: str = "stl",
-                  preview: bool = True, overwrite: bool = False, progress=None) -> dict[str, object]:
+                  preview: bool = True, overwrite: bool = False, progress=None,
+                  extra=None) -> dict[str, object]:
     """Write all outputs of `result` into `out` and commit them as one run.
 
     Parameters
@@ -52,6 +53,8 @@ def write_outputs(result, image: sitk.Image, out, *, case_id: str, mesh_format: 
     out : an open :class:`~InnerEarSegLib.output_folder.OutputFolder` (the CLI opens it before the
         pipeline, so that the folder is checked and locked before the work), or a folder path.
     overwrite : with a path, replace files of our names that no earlier run made.
+    extra : further output kinds mapped to ``(file name, writer)``; ``writer(path)`` is called in the same
+        staging folder, so that the file (e.g. a DICOM SEG) is checked, planned and committed with the rest.
 
     Returns
     -------
@@ -65,12 +68,13 @@ def write_outputs(result, image: sitk.Image, out, *, case_id: str, mesh_format: 
     """
     if not isinstance(out, OutputFolder):
         planned = planned_outputs(mesh_format=mesh_format, meshes=any(e.meshes for e in result.ears),
-                                  preview=preview)
+                                  preview=preview) + [name for name, _ in (extra or {}).values()]
         with OutputFolder.open(out, planned=planned, overwrite=overwrite) as folder:
-            return write_outputs(result, image, folder, case_id=case_id, mesh_format=mesh_format, preview=preview)
+            return write_outputs(result, image, folder, case_id=case_id, mesh_format=mesh_format, preview=preview,
+                                 extra=extra)
     try:
         outputs = _write_staged(result, image, out.staging, case_id=case_id, mesh_format=mesh_format,
-                                preview=preview)
+                                preview=preview, extra=extra or {})
     except (OSError, RuntimeError) as exc:  # SimpleITK and VTK report failed writes as RuntimeError / OSError
         raise OutputError(describe_write_error(exc, out.out_dir)) from None
     out.commit(case_id=case_id, last=REPORT_FILE)
@@ -78,7 +82,7 @@ def write_outputs(result, image: sitk.Image, out, *, case_id: str, mesh_format: 
 
 
 def _write_staged(result, image: sitk.Image, tmp, *, case_id: str, mesh_format: str,
-                  preview: bool) -> dict[str, object]:
+                  preview: bool, extra: dict) -> dict[str, object]:
     from .segfile import write_seg_nrrd
 
     t0 = time.perf_counter()
@@ -101,6 +105,9 @@ def _write_staged(result, image: sitk.Image, tmp, *, case_id: str, mesh_format: 
 
         render_preview(image, result.ears, tmp / PREVIEW_FILE, title=f"InnerEarSeg: {case_id}")
         outputs["preview"] = PREVIEW_FILE
+    for kind, (name, writer) in extra.items():
+        writer(tmp / name)
+        outputs[kind] = name
     timings = dict(result.timings_s)
     timings["write"] = round(time.perf_counter() - t0, 4)
     report = build_report(result, case_id=case_id, outputs=outputs, timings_s=timings)

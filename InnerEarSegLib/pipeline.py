@@ -135,7 +135,7 @@ def segment(
 
     with _timed("load", timings):
         if predictor is None:
-            predictor = _build_predictor(options)
+            predictor = load_predictor(options)
         manifest = predictor.manifest
         spec = BoxSpec(size_vox=int(manifest.box_size_vox), spacing_mm=float(manifest.spacing_mm))
         report("load", f"model {manifest.name} {manifest.version} on {predictor.device}")
@@ -215,13 +215,26 @@ def _locate(image: sitk.Image, options: SegmentOptions):
     return locate_ears(image)
 
 
-def _build_predictor(options: SegmentOptions):
+def load_predictor(options: SegmentOptions):
+    """Load and verify the model package of `options` and build its predictor on `options.device`.
+
+    Building once and passing the predictor to :func:`segment` (or using :class:`~InnerEarSegLib.segmenter.Segmenter`)
+    saves the model loading on every further CT.
+
+    Raises
+    ------
+    ModelError : the package is missing, corrupt or incompatible.
+    DeviceError : CUDA was requested but is absent.
+    """
     from .model.device import resolve_device
     from .model.package import load_model_package
-    from .model.predictor import build_predictor
+    from .model.predictor import build_predictor as build_for_package
 
     loaded = load_model_package(options.model_path or default_model_path())
-    return build_predictor(loaded, resolve_device(options.device))
+    return build_for_package(loaded, resolve_device(options.device))
+
+
+_build_predictor = load_predictor  # the former private name, kept for existing callers
 
 
 def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndarray:
@@ -271,4 +284,4 @@ def _with_assessment(ear: EarResult, *, binary: bool) -> EarResult:
     return replace(ear, assessment=assessment, trust=trust)
 
 
-__all__ = ["segment", "SegmentationResult", "EarResult", "default_model_path", "Structure"]
+__all__ = ["segment", "load_predictor", "SegmentationResult", "EarResult", "default_model_path", "Structure"]

@@ -14,7 +14,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "<case>/labels.nii.gz), resample each prediction onto its reference grid (nearest neighbour, "
                     "world space), and write per-case metrics, a subgroup table (n, mean (SD), median, min, max), "
                     "the Likert distribution with mean Dice per level and Spearman's rho, plus plots.")
-    p.add_argument("--pred", required=True, metavar="DIR", help="folder of predicted label maps")
+    p.add_argument("--pred", required=True, metavar="DIR", help="folder of predicted label maps, or the "
+                   "manifest.csv / manifest.jsonl of an innerear-seg batch study (its done cases)")
     p.add_argument("--ref", required=True, metavar="DIR", help="folder of reference label maps")
     p.add_argument("--ratings", metavar="CSV", help="reader ratings (case_id, side, likert; the ratings CSV the "
                    "review panel writes); default: the automatic suggested score of each prediction")

@@ -23,6 +23,7 @@ from ..progress import Cancelled
 #: Subcommand name -> module under InnerEarSegLib.cli
 SUBCOMMANDS = {
     "segment": "segment",
+    "batch": "batch",
     "phantom": "phantom",
     "train": "train",
     "evaluate": "evaluate",

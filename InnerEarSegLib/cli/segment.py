@@ -32,6 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"file format of the meshes (default {MESH_FORMATS[0]})")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
     p.add_argument("--preview", action="store_true", help="write preview.png")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="also write segmentation.dcm, a DICOM SEG referring to the input series (DICOM input only)")
     p.add_argument("--case-id", help="case identifier for the report (default: input file name)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace output files of our names that no earlier innerear-seg run made (refused otherwise)")
@@ -120,23 +122,14 @@ def options_from_args(args):
 
 
 def run(args) -> int:
-    from dataclasses import asdict
-
-    from ..imageio import read_image_with_source
-    from ..output_folder import OutputFolder
-    from ..outputs import planned_outputs, write_outputs
-    from ..pipeline import segment
+    from ..segmenter import Segmenter
 
     printer = ProgressPrinter(args.progress)
     options = options_from_args(args)
-    planned = planned_outputs(mesh_format=args.mesh_format, meshes=options.meshes, preview=args.preview)
-    with OutputFolder.open(args.out, planned=planned, overwrite=args.overwrite, input_path=args.input) as folder:
-        image, source = read_image_with_source(args.input, series_uid=args.series)
-        result = segment(image, options, progress=printer)
-        result.input_info.update({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()})
-        case_id = args.case_id or case_id_from_path(args.input)
-        outputs = write_outputs(result, image, folder, case_id=case_id, mesh_format=args.mesh_format,
-                                preview=args.preview)
+    case = Segmenter(options).run_case(args.input, args.out, case_id=args.case_id, preview=args.preview,
+                                       mesh_format=args.mesh_format, overwrite=args.overwrite,
+                                       series_uid=args.series, dicom_seg=args.dicom_seg, progress=printer)
+    result, outputs = case.result, case.outputs
     message = f"wrote {len(outputs)} outputs to {args.out}"
     if args.progress == "json":
         print(json.dumps({"stage": "done", "fraction": 1.0, "message": message,

@@ -41,8 +41,11 @@ def case_id_of(path: Path) -> str | None:
 
 
 def find_label_files(folder: str | Path) -> dict[str, Path]:
-    """Case id -> label file in `folder` (files directly inside, or ``<case>/labels.*``)."""
+    """Case id -> label file in `folder` (files directly inside, or ``<case>/labels.*``), or of the cases
+    done in a study manifest (``manifest.csv`` / ``manifest.jsonl`` of ``innerear-seg batch``)."""
     folder = Path(folder)
+    if folder.is_file() and folder.name.lower().endswith((".csv", ".jsonl")):
+        return _labels_from_study_manifest(folder)
     if not folder.is_dir():
         raise ValueError(f"{str(folder)!r} is not a folder of label maps")
     found: dict[str, Path] = {}
@@ -54,6 +57,20 @@ def find_label_files(folder: str | Path) -> dict[str, Path]:
             if cid and cid not in found:
                 found[cid] = c
     return found
+
+
+def _labels_from_study_manifest(path: Path) -> dict[str, Path]:
+    from ..batch.manifest import read_manifest_table
+
+    rows = read_manifest_table(path)
+    if not rows or "status" not in rows[0]:
+        raise ValueError(f"{str(path)!r} is not a study manifest of innerear-seg batch (no status column)")
+    found = {r["case_id"]: path.parent / (r.get("out_dir") or r["case_id"]) / "labels.nii.gz"
+             for r in rows if r["status"] == "done"}
+    for r in rows:
+        if r["status"] != "done":
+            log.warning("case %s is %s in the study manifest; not evaluated", r["case_id"], r["status"])
+    return {c: p for c, p in found.items() if p.is_file()}
 
 
 def match_cases(pred_dir: str | Path, ref_dir: str | Path) -> list[tuple[str, Path, Path]]:
