@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     predictor = build_predictor(load_model_package(default_model_path()), resolve_device("cpu"))
     keys = ["labyrinth"] + [s.key for s in STRUCTURES]
-    print(f"| slice thickness mm | ears | located automatically | " + " | ".join(f"{k} Dice" for k in keys)
+    print("| slice thickness mm | ears | located automatically | " + " | ".join(f"{k} Dice" for k in keys)
           + " | lateral canal drawn (Dice >= 0.5) |")
     print("|---|---|---|" + "---|" * len(keys) + "---|")
     t0 = time.perf_counter()

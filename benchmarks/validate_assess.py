@@ -27,7 +27,6 @@ import argparse
 import json
 import logging
 import time
-from collections import Counter
 
 import numpy as np
 import SimpleITK as sitk

@@ -6,7 +6,6 @@ import json
 import math
 from pathlib import Path
 
-from ..cases import case_id_from_path
 from ..gate import MAX_SPACING_MM
 from ..model.device import DEVICE_CHOICES, parse_device
 from ..options import DEFAULT_SIGMA_VOX, PAPER_POSTPROCESS

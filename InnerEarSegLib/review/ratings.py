@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..atomic_write import default_file_mode, remove_stale_temporaries, write_text_atomic  # noqa: F401
+from ..atomic_write import default_file_mode, remove_stale_temporaries, write_text_atomic  # noqa: F401 (re-exported)
 from ..cases import case_id_from_path
 from ..labels import STRUCTURE_KEYS
 

@@ -1,6 +1,4 @@
 """Reading CT in every supported format with its geometry, refusing bad input clearly, writing atomically."""
-import os
-import time
 from pathlib import Path
 
 import numpy as np

@@ -1,31 +1,10 @@
 """Fixtures of the batch tests: a tiny seeded model package and a few small phantom CTs (one broken)."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 import SimpleITK as sitk
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A very small U-Net with seeded random weights: exercises loading and the real network path quickly."""
-    import torch
-
-    from InnerEarSegLib.model.package import ModelManifest, save_model_package
-    from InnerEarSegLib.model.unet3d import UNet3D, UNet3DParams
-
-    torch.manual_seed(0)
-    params = UNet3DParams(n_classes=6, base_channels=2, levels=3)
-    manifest = ModelManifest(name="tiny", version="0.0.7", architecture="unet3d",
-                             architecture_params=dataclasses.asdict(params),
-                             labels={0: "background", 1: "cochlea", 2: "vestibule", 3: "superior", 4: "lateral",
-                                     5: "posterior"}, spacing_mm=0.3, box_size_vox=96,
-                             normalisation={"method": "clip_zscore", "clip_hu": [-1000, 3000]})
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model_package(path, UNet3D(params).state_dict(), manifest)
-    return path
 
 
 @pytest.fixture(scope="session")

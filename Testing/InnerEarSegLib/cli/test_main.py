@@ -2,44 +2,11 @@
 exit codes, and no partial outputs on failure."""
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 
 import pytest
-import SimpleITK as sitk
 
 from InnerEarSegLib.cli.main import SUBCOMMANDS, main
-
-
-@pytest.fixture(scope="module")
-def small_ct(tmp_path_factory) -> Path:
-    from InnerEarSegLib.phantom.generate import generate
-
-    ct, _, _ = generate(21, matrix=384, slices=80)
-    path = tmp_path_factory.mktemp("ct") / "case21_ct.nrrd"
-    sitk.WriteImage(ct, str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """A randomly initialised (seeded), very small U-Net package: exercises loading and the real network path."""
-    import torch
-
-    from InnerEarSegLib.model.package import ModelManifest, save_model_package
-    from InnerEarSegLib.model.unet3d import UNet3D, UNet3DParams
-
-    params = UNet3DParams(n_classes=6, base_channels=2, levels=3)
-    manifest = ModelManifest(name="tiny", version="test", architecture="unet3d",
-                             architecture_params=dataclasses.asdict(params),
-                             labels={0: "background", 1: "cochlea", 2: "vestibule", 3: "superior", 4: "lateral",
-                                     5: "posterior"}, spacing_mm=0.3, box_size_vox=96,
-                             normalisation={"method": "clip_zscore", "clip_hu": [-1000, 3000]})
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    torch.manual_seed(0)
-    save_model_package(path, UNet3D(params).state_dict(), manifest)
-    return path
 
 
 def test_help_lists_every_subcommand(capsys):

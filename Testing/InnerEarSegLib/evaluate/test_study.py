@@ -1,5 +1,4 @@
 import csv
-import json
 import math
 
 import numpy as np
@@ -7,7 +6,7 @@ import pytest
 import SimpleITK as sitk
 
 from InnerEarSegLib.cli import main as cli_main
-from InnerEarSegLib.evaluate.study import (Summary, case_id_of, likert_analysis, match_cases,
+from InnerEarSegLib.evaluate.study import (Summary, case_id_of, likert_analysis,
                                            resample_to_reference, subgroup_table)
 
 

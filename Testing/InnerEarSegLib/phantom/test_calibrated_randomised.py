@@ -8,7 +8,6 @@ import SimpleITK as sitk
 from InnerEarSegLib.cli.main import main
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom import generate_roi
-from InnerEarSegLib.phantom.anatomy import Labyrinth, Tube
 from InnerEarSegLib.phantom.appearance import (draw_randomised_physics, draw_randomised_tissue_hu,
                                                paint_distractors)
 from InnerEarSegLib.phantom.calibrated import (MAX_DISPLACEMENT_GRADIENT, draw_calibrated_params, elastic_field,
