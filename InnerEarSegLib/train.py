@@ -21,7 +21,6 @@ per-epoch log, the time taken and the final validation Dice.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import logging
@@ -39,6 +38,7 @@ import torch.nn.functional as F
 
 from .box import BoxSpec
 from .labels import BACKGROUND_CLASS, CANALS, STRUCTURES, Side
+from .model.device import torch_threads
 from .model.intensity import DEFAULT_NORMALISATION, normalise_hu
 from .model.package import LoadedModel, ModelManifest, save_model_package
 from .model.unet3d import UNet3D, UNet3DParams
@@ -401,14 +401,6 @@ def _structure_mean(dice: dict[str, float]) -> float:
 
 # ----------------------------------------------------------------------------- training loop
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _manifest(config: TrainConfig, params: UNet3DParams, training: dict, accuracy: dict) -> ModelManifest:
@@ -450,7 +442,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
                     "training than on the whole box it segments, which over-segments thin structures (measured: "
                     "lateral canal 1.16x its volume on whole boxes, 0.97x on 64^3 crops); --crop %d avoids it",
                     config.crop_vox, config.box_size_vox, config.box_size_vox)
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         log.info("generating %d validation samples (seeds %d-%d)", config.n_validation,
                  config.validation_seeds[0], config.validation_seeds[-1])
         val_samples = [source(s) for s in config.validation_seeds]

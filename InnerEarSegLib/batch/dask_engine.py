@@ -8,7 +8,6 @@ intra-op threads per worker = the host's cores / the workers on that host, so wo
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections import Counter
@@ -17,6 +16,7 @@ from urllib.parse import urlparse
 
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
+from ..model.device import torch_threads
 from .inputs import CaseInput
 from .run import StudyConfig, process_case
 
@@ -32,20 +32,6 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Set torch's intra-op threads to `n` inside the block (unchanged for None)."""
-    if not n:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class SegmenterPlugin(WorkerPlugin):

@@ -6,6 +6,7 @@ module use it); :func:`resolve_device` turns a name into the ``torch.device`` of
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -72,3 +73,19 @@ def resolve_device(device="auto"):
         raise DeviceError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
                           "device(s)")
     return dev
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Set torch's intra-op threads to `n` inside the block (unchanged for None)."""
+    if not n:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
