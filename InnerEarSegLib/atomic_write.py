@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["atomic_output_path", "write_bytes_atomic", "write_text_atomic", "default_file_mode",
-           "remove_stale_temporaries", "fsync_directory"]
+           "remove_stale_temporaries", "fsync_path"]
 
 _MULTI_SUFFIXES = (".nii.gz", ".seg.nrrd")
 
@@ -43,19 +43,10 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's renames, to disk where the platform allows it (errors ignored)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def fsync_directory(folder: Path) -> None:
-    """Make renames in `folder` durable where the platform allows it."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
@@ -86,13 +77,13 @@ def atomic_output_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written to the temporary file for '{target}'")
-        _fsync_file(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_directory(target.parent)
+    fsync_path(target.parent)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:

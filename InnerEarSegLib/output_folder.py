@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .atomic_write import fsync_directory, write_text_atomic
+from .atomic_write import fsync_path, write_text_atomic
 from .errors import OutputError
 
 __all__ = ["OutputFolder", "RUN_MANIFEST_FILE", "LOCK_FILE", "deferred_signals", "describe_write_error",
@@ -265,7 +265,7 @@ class OutputFolder:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(self.staging / name, dest)
                 self._remove_empty_folders(previous - set(new))
-                fsync_directory(self.out_dir)
+                fsync_path(self.out_dir)
                 self._write_manifest(case_id, new, state="complete")
             except OSError as exc:
                 raise OutputError(describe_write_error(exc, self.out_dir)) from None
