@@ -21,7 +21,6 @@ per-epoch log, the time taken and the final validation Dice.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import math
@@ -38,7 +37,7 @@ import torch.nn.functional as F
 
 from .box import BoxSpec
 from .labels import BACKGROUND_CLASS, CANALS, STRUCTURES, Side
-from .model.device import torch_threads
+from .model.device import parse_device, resolve_device, torch_threads
 from .model.intensity import DEFAULT_NORMALISATION, normalise_hu
 from .model.package import LoadedModel, ModelManifest, save_model_package
 from .model.unet3d import UNet3D, UNet3DParams
@@ -61,11 +60,22 @@ class SampleSource(Protocol):
 
 @dataclass(frozen=True)
 class PhantomSource:
-    """Phantom ear boxes from :func:`InnerEarSegLib.phantom.generate_roi`; side/protocol/pathology from the seed."""
+    """Phantom ear boxes from :func:`InnerEarSegLib.phantom.generate_roi`; every choice is drawn from the seed.
+
+    Side, protocol and pathology as before; the anatomy is ``calibrated`` (ranges calibrated to real
+    labyrinths, elastic deformation) with probability `calibrated_fraction`, else ``classic``; the
+    appearance is ``randomised`` (random tissue intensities, acquisition, artefacts, distractors) with
+    probability `randomised_fraction`, else the renderer's own HU; the box centre is off the labyrinth
+    centre by a uniform draw in +-`centre_offset_mm` per axis, so structure names cannot be read off
+    the box position alone. All-zero fractions and ``centre_offset_mm=3`` give model 2.0.0's data.
+    """
 
     spec: BoxSpec = field(default_factory=BoxSpec)
     cbct_fraction: float = 0.35
     pathology_rate: float = 0.25
+    calibrated_fraction: float = 0.0
+    randomised_fraction: float = 0.0
+    centre_offset_mm: float | None = None
 
     def choices(self, seed: int) -> dict:
         rng = np.random.default_rng([seed, 7])
@@ -75,14 +85,23 @@ class PhantomSource:
         available = _available_pathologies()
         if available and rng.random() < self.pathology_rate:
             pathologies = (str(rng.choice(available)),)
-        return {"side": side, "protocol": protocol, "pathologies": pathologies}
+        choice = {"side": side, "protocol": protocol, "pathologies": pathologies}
+        # Drawn from a second stream so the first three choices of a seed do not depend on these options.
+        more = np.random.default_rng([seed, 8])
+        choice["anatomy"] = "calibrated" if more.random() < self.calibrated_fraction else "classic"
+        choice["appearance"] = "randomised" if more.random() < self.randomised_fraction else "classic"
+        offset = more.uniform(-1.0, 1.0, 3)
+        choice["centre_offset_mm"] = (None if self.centre_offset_mm is None
+                                      else tuple(float(v) for v in offset * self.centre_offset_mm))
+        return choice
 
     def __call__(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         import SimpleITK as sitk
 
         c = self.choices(seed)
         ct, labels, _ = _generate_roi()(seed, c["side"], spec=self.spec, protocol=c["protocol"],
-                                     pathologies=c["pathologies"])
+                                     pathologies=c["pathologies"], centre_offset_mm=c["centre_offset_mm"],
+                                     anatomy=c["anatomy"], appearance=c["appearance"])
         return (sitk.GetArrayFromImage(ct).astype(np.float32),
                 sitk.GetArrayFromImage(labels).astype(np.uint8))
 
@@ -131,6 +150,10 @@ class TrainConfig:
     pool_refresh: bool = True
     cbct_fraction: float = 0.35
     pathology_rate: float = 0.25
+    calibrated_fraction: float = 0.8
+    randomised_fraction: float = 0.6
+    centre_offset_mm: float | None = 5.0
+    device: str = "auto"
     max_iterations: int | None = None
     threads: int = 2
     box_size_vox: int = 96
@@ -155,6 +178,13 @@ class TrainConfig:
             raise ValueError(f"warmup_iterations must be >= 0, got {self.warmup_iterations!r}")
         if not 0.0 <= self.foreground_crops <= 1.0:
             raise ValueError(f"foreground_crops must be in [0, 1], got {self.foreground_crops!r}")
+        for name in ("calibrated_fraction", "randomised_fraction", "cbct_fraction", "pathology_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.centre_offset_mm is not None and not 0.0 <= self.centre_offset_mm <= 8.0:
+            raise ValueError(f"centre_offset_mm must be in [0, 8] mm (the labyrinth must stay in the box), "
+                             f"got {self.centre_offset_mm!r}")
+        parse_device(self.device)
         if self.pool_size < self.batch_size:
             raise ValueError(f"pool_size ({self.pool_size}) must be >= batch_size ({self.batch_size})")
 
@@ -372,9 +402,10 @@ def _mean_dicts(dicts: list[dict]) -> dict[str, float]:
 
 
 def _predict_probs(net: UNet3D, hu: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(normalise_hu(hu, DEFAULT_NORMALISATION))[None, None]
+    device = next(net.parameters()).device
+    x = torch.from_numpy(normalise_hu(hu, DEFAULT_NORMALISATION))[None, None].to(device)
     with torch.inference_mode():
-        return torch.softmax(net(x), dim=1)[0].numpy()
+        return torch.softmax(net(x).float(), dim=1)[0].cpu().numpy()
 
 
 def validate(net: UNet3D, samples: list[tuple[np.ndarray, np.ndarray]], *, spacing_mm: float,
@@ -432,7 +463,9 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
     out_path = Path(out_path)
     start = clock()
     deadline = start + 60.0 * config.minutes
-    source = source or PhantomSource(config.spec, config.cbct_fraction, config.pathology_rate)
+    source = source or PhantomSource(config.spec, config.cbct_fraction, config.pathology_rate,
+                                     config.calibrated_fraction, config.randomised_fraction,
+                                     config.centre_offset_mm)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     params = config.params
@@ -459,6 +492,7 @@ def train(out_path: str | Path, config: TrainConfig, *, source: SampleSource | N
             pool.stop()
         net = UNet3D(params)
         net.load_state_dict(state["best_state"])
+        net.to(resolve_device(config.device))
         final = validate(net, val_samples, spacing_mm=config.spacing_mm, postprocessing={
             "paper_postprocess": PostprocessOptions(),
             "no_gaussian_postprocess": PostprocessOptions(gaussian=False)})
@@ -488,7 +522,10 @@ def _training_record(config: TrainConfig, state: dict, pool: SamplePool, elapsed
         "command": command,
         "data": ("synthetic phantom ear boxes from InnerEarSegLib.phantom.generate_roi (left and right ears, "
                  f"MDCT and cone-beam CT with cbct fraction {config.cbct_fraction}, pathologies at rate "
-                 f"{config.pathology_rate}); training seeds from {config.training_seed(0)}, validation seeds "
+                 f"{config.pathology_rate}, calibrated anatomy at rate {config.calibrated_fraction}, randomised "
+                 f"appearance at rate {config.randomised_fraction}, box centre offset "
+                 f"{'+-3 mm (generator default)' if config.centre_offset_mm is None else f'+-{config.centre_offset_mm} mm per axis'}"
+                 f"); training seeds from {config.training_seed(0)}, validation seeds "
                  f"{config.validation_seeds[0]}-{config.validation_seeds[-1]}; seeds 0-89999 never used"),
         "config": dataclasses.asdict(config),
         "iterations": state["iteration"],
@@ -501,6 +538,7 @@ def _training_record(config: TrainConfig, state: dict, pool: SamplePool, elapsed
         "torch": torch.__version__,
         "code_revision": _code_revision(),
         "threads": config.threads,
+        "device": state.get("device", "cpu"),
     }
 
 
@@ -557,18 +595,25 @@ def add_coordinate_inputs(state: dict) -> dict:
     return out
 
 
+def _cpu_state(net: UNet3D) -> dict:
+    """A copy of the network's weights on the CPU (what the model package stores)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+
+
 def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, out_path, command,
                 initial=None) -> dict:
+    device = resolve_device(config.device)
     net = UNet3D(params)
     if initial is not None:
         net.load_state_dict(initial)
     else:
         set_head_bias_to_prior(net, [labels for _, _, labels in pool.items])
-    net.train()
+    net.to(device).train()
+    log.info("training on %s", device)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    class_weights = torch.tensor(config.class_weights, dtype=torch.float32)
-    state = {"iteration": 0, "best": -1.0, "best_state": copy.deepcopy(net.state_dict()), "best_iteration": 0,
-             "epochs": []}
+    class_weights = torch.tensor(config.class_weights, dtype=torch.float32, device=device)
+    state = {"iteration": 0, "best": -1.0, "best_state": _cpu_state(net), "best_iteration": 0,
+             "epochs": [], "device": str(device)}
     loop_start = clock()
     next_validation = loop_start + 60.0 * config.validate_every_minutes
     reserve = 0.0  # seconds kept for the final validation (measured by the first one)
@@ -589,8 +634,11 @@ def _train_loop(config, params, pool, val_samples, rng, start, deadline, clock, 
         fraction = min(1.0, (clock() - loop_start) / max(1.0, deadline - reserve - loop_start))
         for group in optimiser.param_groups:
             group["lr"] = learning_rate_at(config, state["iteration"], fraction)
-        images, targets, offsets = _batch(pool, config, rng)
-        loss = dice_ce_loss(net(images, offsets), targets, class_weights)
+        images, targets, offsets = (t.to(device, non_blocking=True) for t in _batch(pool, config, rng))
+        # bfloat16 autocast on CUDA (the loss in float32); the CPU trains in float32.
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = net(images, offsets)
+        loss = dice_ce_loss(logits.float(), targets, class_weights)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -641,7 +689,7 @@ def _record_epoch(state, net, scores, losses, elapsed, config, params, out_path,
              epoch["iteration"], elapsed, epoch["train_loss"], mean, scores)
     if mean > state["best"]:
         state["best"] = mean
-        state["best_state"] = copy.deepcopy(net.state_dict())
+        state["best_state"] = _cpu_state(net)
         state["best_iteration"] = state["iteration"]
         provisional = {"command": command, "status": "provisional checkpoint of a run in progress",
                        "iterations": state["iteration"], "elapsed_s": round(elapsed, 1), "epochs": state["epochs"]}

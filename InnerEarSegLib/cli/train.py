@@ -60,6 +60,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="share of one core each generator may use, the rest is left to training (default 0.25)")
     p.add_argument("--cbct-fraction", type=float, default=0.35, help="share of cone-beam phantoms (default 0.35)")
     p.add_argument("--pathology-rate", type=float, default=0.25, help="share of pathological ears (default 0.25)")
+    p.add_argument("--calibrated-fraction", type=float, default=0.8, metavar="FRACTION",
+                   help="share of phantoms with anatomy calibrated to real labyrinths (default 0.8; 0 = model 2.0.0)")
+    p.add_argument("--randomised-fraction", type=float, default=0.6, metavar="FRACTION",
+                   help="share of phantoms with randomised appearance: tissue intensities, acquisition, artefacts, "
+                        "distractors (default 0.6; 0 = model 2.0.0)")
+    p.add_argument("--centre-offset-mm", type=float, default=5.0, metavar="MM",
+                   help="box centre drawn within +-MM of the labyrinth centre per axis (default 5; model 2.0.0: 3)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when usable), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--max-iterations", type=int, default=None, help="stop after this many iterations (smoke runs)")
     p.add_argument("--init", metavar="PATH.safetensors", default=None,
@@ -94,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             pool_fill_minutes=args.pool_fill_minutes,
             pool_workers=args.workers, worker_duty=args.worker_duty,
             cbct_fraction=args.cbct_fraction, pathology_rate=args.pathology_rate, threads=args.threads,
+            calibrated_fraction=args.calibrated_fraction, randomised_fraction=args.randomised_fraction,
+            centre_offset_mm=args.centre_offset_mm, device=args.device,
             max_iterations=args.max_iterations, name=args.name, version=args.model_version)
     except ValueError as exc:
         print(f"innerear-seg train: error: {exc}", file=sys.stderr)
