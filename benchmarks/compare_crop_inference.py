@@ -25,7 +25,7 @@ from InnerEarSegLib.model.intensity import DEFAULT_NORMALISATION, normalise_hu
 from InnerEarSegLib.model.package import load_model_package
 from InnerEarSegLib.model.predictor import build_predictor
 from InnerEarSegLib.pipeline import default_model_path
-from InnerEarSegLib.train import VALIDATION_SEED_START, PhantomSource, TrainConfig
+from InnerEarSegLib.training import VALIDATION_SEED_START, PhantomSource, TrainConfig
 
 
 def predict_labels(net: torch.nn.Module, hu: np.ndarray, origin_vox: tuple[int, int, int]) -> np.ndarray:

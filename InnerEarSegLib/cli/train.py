@@ -49,6 +49,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--foreground-crops", type=float, default=0.5, metavar="FRACTION",
                    help="share of crops placed around a structure drawn uniformly among those present, the rest "
                         "uniform in the box (default 0.5)")
+    p.add_argument("--validation-cases", metavar="FOLDER", default=None,
+                   help="choose the best network on your own labelled CTs in FOLDER (<case>_ct.* + <case>_labels.*, "
+                        "two-ear labels right 1-5 / left 11-15) instead of phantom validation seeds")
     p.add_argument("--n-validation", type=int, default=12, help="validation phantoms, seeds 90000.. (default 12)")
     p.add_argument("--validate-every", type=_positive_float, default=5.0, metavar="MIN",
                    help="minutes between validations (default 5)")
@@ -89,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
     # On a shared CPU, OpenMP threads that spin while waiting slow training down several-fold;
     # waiting passively is set before torch starts its thread pool (an explicit setting wins).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from ..train import TrainConfig, train
+    from ..training import TrainConfig, train
 
-    logging.getLogger("InnerEarSegLib.train").setLevel(logging.INFO)
+    logging.getLogger("InnerEarSegLib.training").setLevel(logging.INFO)
     try:
         config = TrainConfig(
             minutes=args.minutes, seed=args.seed, base_channels=args.base_channels, levels=args.levels,
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             pool_workers=args.workers, worker_duty=args.worker_duty,
             cbct_fraction=args.cbct_fraction, pathology_rate=args.pathology_rate, threads=args.threads,
             calibrated_fraction=args.calibrated_fraction, randomised_fraction=args.randomised_fraction,
-            centre_offset_mm=args.centre_offset_mm, device=args.device,
+            centre_offset_mm=args.centre_offset_mm, device=args.device, validation_cases=args.validation_cases,
             max_iterations=args.max_iterations, name=args.name, version=args.model_version)
     except ValueError as exc:
         print(f"innerear-seg train: error: {exc}", file=sys.stderr)

@@ -4,8 +4,10 @@ import pytest
 
 from InnerEarSegLib.model.package import load_model_package
 from InnerEarSegLib.model.predictor import build_predictor
-from InnerEarSegLib.train import (TRAIN_SEED_START, VALIDATION_SEED_START, TrainConfig, augment_hu, dice_per_structure,
-                                  train)
+from InnerEarSegLib.training import TRAIN_SEED_START, VALIDATION_SEED_START, TrainConfig
+from InnerEarSegLib.training import train
+from InnerEarSegLib.training.augment import augment_hu
+from InnerEarSegLib.training.validation import dice_per_structure
 
 SIZE = 16
 
@@ -83,7 +85,10 @@ def test_the_command_line_defaults_are_the_library_defaults():
                      "validate_every": "validate_every_minutes", "pool_size": "pool_size",
                      "pool_fill_minutes": "pool_fill_minutes", "workers": "pool_workers",
                      "worker_duty": "worker_duty", "cbct_fraction": "cbct_fraction",
-                     "pathology_rate": "pathology_rate", "threads": "threads", "max_iterations": "max_iterations"}
+                     "pathology_rate": "pathology_rate", "threads": "threads", "max_iterations": "max_iterations",
+                     "calibrated_fraction": "calibrated_fraction", "randomised_fraction": "randomised_fraction",
+                     "centre_offset_mm": "centre_offset_mm", "device": "device",
+                     "validation_cases": "validation_cases"}
     for option, field in cli_to_config.items():
         assert getattr(args, option) == getattr(config, field), option
 
@@ -112,7 +117,7 @@ def test_an_image_only_package_widens_to_coordinate_inputs_without_changing_its_
     import torch
 
     from InnerEarSegLib.model.unet3d import UNet3D, UNet3DParams
-    from InnerEarSegLib.train import add_coordinate_inputs
+    from InnerEarSegLib.training.checkpoint import add_coordinate_inputs
 
     torch.manual_seed(0)
     plain = UNet3D(UNet3DParams(base_channels=2, levels=2)).eval()
@@ -136,7 +141,7 @@ def test_an_image_only_package_widens_to_coordinate_inputs_without_changing_its_
 def test_the_loss_ignores_the_dice_of_classes_absent_from_the_batch():
     import torch
 
-    from InnerEarSegLib.train import dice_ce_loss
+    from InnerEarSegLib.training.loss import dice_ce_loss
 
     target = torch.zeros(1, 8, 8, 8, dtype=torch.long)
     target[0, 2:6, 2:6, 2:6] = 1
@@ -161,7 +166,7 @@ def test_the_canals_get_the_canal_weight():
 
 
 def test_foreground_crops_reach_a_small_structure_in_a_corner_that_uniform_crops_miss():
-    from InnerEarSegLib.train import crop_origin_vox
+    from InnerEarSegLib.training.augment import crop_origin_vox
 
     labels = np.zeros((32, 32, 32), np.uint8)
     labels[20:28, 20:28, 20:28] = 1  # a large structure
@@ -182,7 +187,7 @@ def test_foreground_crops_reach_a_small_structure_in_a_corner_that_uniform_crops
 
 
 def test_foreground_crops_fall_back_to_uniform_when_the_box_has_no_structure():
-    from InnerEarSegLib.train import crop_origin_vox
+    from InnerEarSegLib.training.augment import crop_origin_vox
 
     origins = {crop_origin_vox(np.zeros((24, 24, 24), np.uint8), 8, np.random.default_rng(k), 1.0) for k in range(50)}
     assert len(origins) > 10
@@ -195,7 +200,7 @@ def test_a_foreground_share_outside_zero_to_one_is_refused():
 
 
 def test_the_learning_rate_warms_up_then_decays_with_time():
-    from InnerEarSegLib.train import learning_rate_at
+    from InnerEarSegLib.training import learning_rate_at
 
     config = TrainConfig(learning_rate=2e-3, warmup_iterations=50)
     warm = [learning_rate_at(config, k, 0.0) for k in (0, 24, 49, 80)]
@@ -210,7 +215,7 @@ def test_a_fresh_network_starts_by_predicting_the_class_shares_of_its_training_b
     import torch
 
     from InnerEarSegLib.model.unet3d import UNet3D
-    from InnerEarSegLib.train import class_prior, set_head_bias_to_prior
+    from InnerEarSegLib.training.loss import class_prior, set_head_bias_to_prior
 
     boxes = [tiny_source(seed)[1] for seed in range(4)]
     prior = class_prior(boxes)
@@ -234,6 +239,99 @@ def test_the_default_trains_on_whole_boxes_and_smaller_crops_are_warned_about(tm
     assert TrainConfig().crop_vox == TrainConfig().box_size_vox
     config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=1, crop_vox=8, n_validation=1,
                          pool_size=2, pool_workers=0, max_iterations=1, threads=1, box_size_vox=SIZE, spacing_mm=0.5)
-    with caplog.at_level("WARNING", logger="InnerEarSegLib.train"):
+    with caplog.at_level("WARNING", logger="InnerEarSegLib.training"):
         train(tmp_path / "m.safetensors", config, source=tiny_source)
     assert any("--crop 16 avoids it" in r.getMessage() for r in caplog.records)
+
+
+def test_the_phantom_source_draws_the_data_mix_it_is_given():
+    from InnerEarSegLib.training import PhantomSource
+
+    old = PhantomSource()  # model 2.0.0's data: classic anatomy and appearance, the generator's own offset
+    assert {(c["anatomy"], c["appearance"], c["centre_offset_mm"]) for c in map(old.choices, range(50))} \
+        == {("classic", "classic", None)}
+    mix = PhantomSource(calibrated_fraction=0.8, randomised_fraction=0.6, centre_offset_mm=5.0)
+    drawn = [mix.choices(s) for s in range(400)]
+    assert 0.7 < np.mean([c["anatomy"] == "calibrated" for c in drawn]) < 0.9
+    assert 0.5 < np.mean([c["appearance"] == "randomised" for c in drawn]) < 0.7
+    offsets = np.array([c["centre_offset_mm"] for c in drawn])
+    assert np.abs(offsets).max() <= 5.0 and np.abs(offsets).max(axis=0).min() > 4.5  # +-5 mm on every axis
+    # The options only add choices: a seed's side, protocol and pathology stay what model 2.0.0 saw.
+    assert all({k: a[k] for k in ("side", "protocol", "pathologies")} == {k: b[k] for k in ("side", "protocol",
+               "pathologies")} for a, b in zip(map(old.choices, range(50)), drawn))
+
+
+def test_out_of_range_data_options_are_refused():
+    with pytest.raises(ValueError, match="randomised_fraction"):
+        TrainConfig(randomised_fraction=1.5)
+    with pytest.raises(ValueError, match="labyrinth must stay in the box"):
+        TrainConfig(centre_offset_mm=12.0)
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig(device="gpu")
+
+
+def _write_labelled_case(folder, name="case1", *, size=40, spacing=0.3):
+    """A CT of bone with five fluid cubes labelled as a right ear (two-ear labels 1-5) and a left ear (11-15)."""
+    import SimpleITK as sitk
+
+    folder.mkdir(parents=True, exist_ok=True)
+    hu = np.full((size, size, 2 * size), 2000.0, np.float32)
+    labels = np.zeros(hu.shape, np.uint8)
+    for offset, x0 in ((0, 8), (10, size + 8)):  # right ear at low x (patient right in LPS), left at high x
+        for value, (z, y, x) in enumerate([(10, 10, 0), (10, 20, 10), (20, 10, 10), (20, 20, 0), (15, 15, 5)],
+                                          start=1):
+            labels[z:z + 5, y:y + 5, x0 + x:x0 + x + 5] = value + offset
+    hu[labels > 0] = 0.0
+    for array, suffix in ((hu, "ct"), (labels, "labels")):
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing([spacing] * 3)
+        sitk.WriteImage(image, str(folder / f"{name}_{suffix}.nii.gz"))
+    return labels
+
+
+def test_a_users_labelled_cases_become_model_boxes_of_each_ear(tmp_path):
+    from InnerEarSegLib.box import BoxSpec
+    from InnerEarSegLib.training import find_labelled_cases, labelled_ears
+
+    labels = _write_labelled_case(tmp_path / "cases")
+    (tmp_path / "cases" / "lonely_ct.nii.gz").write_bytes((tmp_path / "cases" / "case1_ct.nii.gz").read_bytes())
+    assert [cid for cid, _, _ in find_labelled_cases(tmp_path / "cases")] == ["case1"]  # a CT without labels: skipped
+    ears = labelled_ears(tmp_path / "cases", BoxSpec(size_vox=48, spacing_mm=0.3))
+    assert sorted(e.side.value for e in ears) == ["left", "right"]
+    for ear in ears:
+        assert ear.hu.shape == ear.labels.shape == (48, 48, 48)
+        # every structure, each with its whole cube (125 voxels on the same 0.3 mm lattice), fluid where labelled
+        assert np.bincount(ear.labels.ravel(), minlength=6)[1:].tolist() == [125] * 5
+        assert float(ear.hu[ear.labels > 0].max()) < 1000.0
+    assert int((labels > 0).sum()) == 2 * 5 * 125
+
+
+def test_a_folder_without_labelled_cases_is_refused_naming_what_it_holds(tmp_path):
+    from InnerEarSegLib.training import find_labelled_cases
+
+    _write_labelled_case(tmp_path / "c")
+    (tmp_path / "c" / "case1_labels.nii.gz").unlink()
+    with pytest.raises(ValueError, match=r"found 1 CT\(s\) and 0 label map"):
+        find_labelled_cases(tmp_path / "c")
+
+
+def test_a_run_can_choose_its_best_network_on_the_users_own_cases(tmp_path):
+    _write_labelled_case(tmp_path / "mine", "patient7")
+    config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=1, crop_vox=SIZE, n_validation=1,
+                         pool_size=2, pool_workers=0, max_iterations=1, threads=1, box_size_vox=SIZE, spacing_mm=0.3,
+                         validation_cases=str(tmp_path / "mine"), device="cpu")
+    result = train(tmp_path / "m.safetensors", config, source=tiny_source)
+    accuracy = result.manifest.accuracy
+    assert "2 labelled ears" in accuracy["measured_on"] and "patient7" in accuracy["measured_on"]
+    assert accuracy["validation_seeds"] is None and "synthetic" not in accuracy["note"]
+    assert result.manifest.training["device"] == "cpu"
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_training_runs_on_cuda_and_stores_cpu_weights(tmp_path):
+    config = TrainConfig(minutes=5, base_channels=2, levels=2, batch_size=2, crop_vox=8, n_validation=1,
+                         pool_size=2, pool_workers=0, max_iterations=2, threads=1, box_size_vox=SIZE, spacing_mm=0.5,
+                         device="cuda")
+    result = train(tmp_path / "g.safetensors", config, source=tiny_source)
+    assert result.manifest.training["device"].startswith("cuda")
+    assert build_predictor(load_model_package(result.path), "cpu").n_classes == 6
