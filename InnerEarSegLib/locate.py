@@ -89,6 +89,10 @@ class LocateOptions:
     capsule_fraction: float = 0.8
     capsule_soft_fraction: float = 0.5
     min_pocket_mm3: float = 15.0
+    #: Refine again around the pocket when its centroid lies more than this from the window's centre ...
+    recentre_mm: float = 2.0
+    #: ... at most this many times.
+    max_recentring: int = 3
     #: Labyrinth bounding-box centre minus the enclosed fluid's centroid, in mm along (lateral,
     #: posterior, superior); measured on phantom seeds 2000-2015 (benchmarks/bench_locate.py), kept apart
     #: from the benchmark seeds 1000-1023.
@@ -334,10 +338,14 @@ def _refined_candidates(image: sitk.Image, peaks, levels: BoneLevels, options: L
         if _has_clear_pair(found, options):
             break
         centroid, volume_mm3, capsule, bright, points = _refine_centre(image, peak, levels, options)
-        if volume_mm3 > 0 and np.linalg.norm(centroid - peak) > 5.0:
-            # the pocket lay off-centre (the peak was on a neighbouring canal): look again around it,
-            # so that the whole labyrinth is inside the window
-            centroid, volume_mm3, capsule, bright, points = _refine_centre(image, centroid, levels, options)
+        for _ in range(options.max_recentring):
+            if volume_mm3 <= 0 or np.linalg.norm(centroid - peak) <= options.recentre_mm:
+                break
+            # the pocket lay off-centre (the peak was on a neighbouring canal, or on the internal auditory
+            # canal beside the labyrinth, whose dense capsule was then at the window's edge and set no
+            # level): look again around it, so that the whole labyrinth and its capsule are in the window
+            peak = centroid
+            centroid, volume_mm3, capsule, bright, points = _refine_centre(image, peak, levels, options)
         if volume_mm3 >= options.min_pocket_mm3:
             found.append(_Candidate(centroid, volume_mm3, capsule, strength, bright, points_lps_mm=points))
     # the otic capsule is the densest bone of the head: a pocket in a window without such bone (e.g. in

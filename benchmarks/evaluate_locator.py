@@ -91,30 +91,41 @@ def _rotation_about_centre(ct: sitk.Image, truth: dict, rotation: np.ndarray) ->
     return _rotate_head(padded, truth, rotation)
 
 
-def phantom_inputs(first_seed: int, n: int):
-    """(class, description, image, truth, side_may_be_unknown) for every phantom class."""
+PHANTOM_GROUPS = ("protocols", "turned", "specimens", "negatives")
+
+
+def phantom_inputs(first_seed: int, n: int, groups=PHANTOM_GROUPS):
+    """(class, description, image, truth, side_may_be_unknown) for every phantom class in `groups`."""
+    yield from _phantom_inputs(first_seed, n, set(groups))
+
+
+def _phantom_inputs(first_seed: int, n: int, groups: set):
     rng = np.random.default_rng(first_seed)
-    for i in range(n):
+    for i in range(n if "protocols" in groups else 0):
         seed = first_seed + i
         variant = PROTOCOL_VARIANTS[i % len(PROTOCOL_VARIANTS)]
         ct, truth, desc = make_case(seed, variant)
         yield "phantom: every protocol and storage", f"{variant}: {desc}", ct, truth, False
     for i in range(n):
         seed = first_seed + 100 + i
+        yaw = float(rng.choice([-1, 1]) * rng.uniform(25, 45))  # drawn whether or not the group runs, so
+        tilt = float(rng.choice([-1, 1]) * rng.uniform(10, 30))  # every group sees the same poses
+        if "turned" not in groups:
+            continue
         ct, truth, desc = make_case(seed, "axial")
-        yaw = float(rng.choice([-1, 1]) * rng.uniform(25, 45))
-        tilt = float(rng.choice([-1, 1]) * rng.uniform(10, 30))
         rotated, moved = _rotation_about_centre(ct, truth, _euler_xyz_deg((tilt, 0.0, yaw)))
         yield "phantom: head turned <= 45 deg, tilted <= 30 deg", f"yaw {yaw:.0f} tilt {tilt:.0f}: {desc}", \
             rotated, moved, False
     for i in range(n):
         seed = first_seed + 200 + i
-        ct, truth, desc = make_case(seed, "one-ear")
         angles = rng.uniform(-180, 180, 3)
+        if "specimens" not in groups:
+            continue
+        ct, truth, desc = make_case(seed, "one-ear")
         rotated, moved = _rotation_about_centre(ct, truth, _euler_xyz_deg(angles))
         yield "specimen: one ear, random orientation", f"pose {np.round(angles).astype(int).tolist()}: {desc}", \
             rotated, moved, True
-    for i in range((n + 1) // 2):
+    for i in range((n + 1) // 2 if "negatives" in groups else 0):
         seed = first_seed + 300 + i
         ct, truth, desc = make_case(seed, ("axial", "cbct")[i % 2])
         c = np.mean(list(truth.values()), axis=0)
@@ -192,10 +203,16 @@ def main(argv=None) -> int:
     ap.add_argument("--development", action="store_true", help="seeds 3000-3009, the data the ramps were set on")
     ap.add_argument("--real", type=Path, help="folder of real scans (skipped with a message when absent)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--groups", default=",".join(PHANTOM_GROUPS),
+                    help=f"phantom groups to run, comma-separated (default all: {','.join(PHANTOM_GROUPS)})")
     args = ap.parse_args(argv)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
     first = 3000 if args.development else args.first_seed
-    sources = [phantom_inputs(first, 10 if args.development else args.cases)]
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(PHANTOM_GROUPS))
+    if unknown:
+        ap.error(f"--groups: unknown {', '.join(unknown)}; choose from {', '.join(PHANTOM_GROUPS)}")
+    sources = [phantom_inputs(first, 10 if args.development else args.cases, groups)]
     if args.real is not None:
         if args.real.is_dir():
             sources.append(real_inputs(args.real))

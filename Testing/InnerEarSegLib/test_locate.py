@@ -235,3 +235,27 @@ def test_a_phantom_crop_without_an_ear_is_refused_and_asks_for_a_point():
     high = ct.TransformIndexToPhysicalPoint([s - 1 for s in ct.GetSize()])
     with pytest.raises(NoEarFound, match="no inner ear found.*--roi-center"):
         locate_ears(crop_mm(ct, (low[0], y_back, low[2]), high))
+
+
+def test_refinement_follows_the_pocket_until_the_window_is_centred_on_it(monkeypatch):
+    # A coarse peak on the internal auditory canal beside the labyrinth: the first window holds the canal and
+    # only the edge of the capsule, whose pocket centroid lies 3.5 mm off; the next window, centred there,
+    # holds the whole labyrinth. (Phantom seed 8003, oblique grid: refused before the locator looked again.)
+    from InnerEarSegLib import locate as L
+
+    pockets = {(-12.0,): np.array([-15.5, 0.0, 0.0]), (-15.5,): np.array([-28.0, 0.0, 0.0]),
+               (-28.0,): np.array([-28.5, 0.0, 0.0])}
+    windows = []
+
+    def fake_refine(image, centre, levels, options):
+        windows.append(float(centre[0]))
+        centroid = pockets[(round(float(centre[0]), 1),)]
+        return centroid, 150.0, True, 2500.0, np.zeros((1, 3))
+
+    monkeypatch.setattr(L, "_refine_centre", fake_refine)
+    found = L._refined_candidates(None, [(np.array([-12.0, 0.0, 0.0]), 50.0)], None, L.LocateOptions())
+    assert windows == [-12.0, -15.5, -28.0]  # looked again twice, then stopped: the pocket moved < 2 mm
+    assert found[0].centroid_lps_mm[0] == -28.5
+    windows.clear()
+    L._refined_candidates(None, [(np.array([-12.0, 0.0, 0.0]), 50.0)], None, L.LocateOptions(max_recentring=1))
+    assert windows == [-12.0, -15.5]
