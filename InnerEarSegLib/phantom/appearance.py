@@ -6,8 +6,9 @@ should not learn to rely on:
 
 * **tissue intensities** (:func:`draw_randomised_tissue_hu`): every tissue class's value drawn at
   random -- in 70 % of samples from wide CT-like bands (bone may be as faint as 500 HU above fluid),
-  in 30 % independently anywhere in [-1000, 3000] HU (bone darker than fluid allowed), always with
-  at least 250 HU between labyrinth fluid and the otic capsule so that the labyrinth stays visible;
+  in 30 % anywhere in [-1000, 3000] HU but in the order every CT keeps (air darkest, every bone
+  brighter than every fluid and soft tissue), always with the otic capsule at least 250 HU above the
+  labyrinth fluid so that the labyrinth stays visible;
 * **acquisition** (:func:`draw_randomised_physics`): anisotropic voxels (in plane 0.2-0.6 mm, x and y
   drawn apart), slice thickness (slice-profile FWHM) 0.3-1.25 mm at 0.6-1.0 x that spacing, an
   in-plane PSF of FWHM 0.3-1.2 mm, extra partial volume (box averaging over 1-3 voxels per axis),
@@ -47,15 +48,31 @@ def check_appearance(appearance: str) -> str:
     return appearance
 
 
+#: Tissue classes by what CT measures: bone attenuates more than any fluid or soft tissue, air least.
+BONE_TISSUES = ("otic_capsule", "petrous", "temporal", "septa", "ossicle", "skull")
+SOFT_TISSUES = ("fluid", "csf", "brain", "soft", "blood")
+
+
 def draw_randomised_tissue_hu(rng: np.random.Generator) -> dict:
-    """Random value (HU before physics) per tissue class; see the module docstring for the two modes."""
+    """Random value (HU before physics) per tissue class; see the module docstring for the two modes.
+
+    In the *arbitrary* mode the values are drawn anywhere in [-1000, 3000] HU, then dealt out in the
+    one order every CT keeps whatever its calibration: air darkest, every bone brighter than every
+    fluid and soft tissue (marrow, ``diploe``, anywhere above air). Contrast is never inverted: the
+    input gate refuses images without that order (MR), so a network need not learn it.
+    """
     arbitrary = bool(rng.uniform() < 0.3)
     for _ in range(100):
         if arbitrary:
-            t = {k: float(rng.uniform(-1000, 3000)) for k in TISSUES}
+            values = np.sort(rng.uniform(-1000, 3000, len(TISSUES)))
+            n_bone, n_soft = len(BONE_TISSUES), len(SOFT_TISSUES)
+            t = {"air": float(values[0])}
+            t.update(zip(SOFT_TISSUES, (float(v) for v in rng.permutation(values[1:1 + n_soft]))))
+            t.update(zip(BONE_TISSUES, (float(v) for v in rng.permutation(values[-n_bone:]))))
+            t["diploe"] = float(rng.uniform(values[1], values[-1]))
         else:
             t = {k: float(rng.uniform(*_BANDS_HU[k])) for k in TISSUES}
-        if abs(t["otic_capsule"] - t["fluid"]) >= 250:
+        if t["otic_capsule"] - t["fluid"] >= 250:
             break
     t["mode"] = "arbitrary" if arbitrary else "ct_bands"
     return t
