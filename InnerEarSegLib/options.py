@@ -53,6 +53,8 @@ class SegmentOptions:
     meshes : build one closed surface per structure and ear.
     allow_thick_slices : segment a scan coarser than the input policy allows
         (:data:`InnerEarSegLib.gate.MAX_SPACING_MM`); every result is then marked low resolution.
+    recentre : when the network's labyrinth lies 2-10 mm from the box centre, move the box onto it
+        and run the network again (:func:`InnerEarSegLib.pipeline.recentred_box`).
 
     Raises
     ------
@@ -65,6 +67,7 @@ class SegmentOptions:
     postprocess: PostprocessOptions = DEFAULT_POSTPROCESS
     meshes: bool = True
     allow_thick_slices: bool = False
+    recentre: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", parse_device(self.device))
@@ -108,4 +111,5 @@ class SegmentOptions:
         args += [] if post.remove_islands else ["--no-islands"]
         args += [] if self.meshes else ["--no-meshes"]
         args += ["--allow-thick-slices"] if self.allow_thick_slices else []
+        args += [] if self.recentre else ["--no-recentre"]
         return args

@@ -46,6 +46,7 @@ class EarResult:
     assessment: object | None = None  # InnerEarSegLib.assess EarAssessment
     network_confidence: object | None = None  # InnerEarSegLib.assess.trust ConfidenceMeasures (from the probabilities)
     trust: object | None = None  # InnerEarSegLib.assess.trust TrustAssessment: plausible / doubtful / implausible
+    recentred_mm: float = 0.0  # how far the box moved from the located centre onto the network's labyrinth
 
     def labels_image(self) -> sitk.Image:
         """The per-ear labels as an image on the (possibly mirrored) box grid, in world space."""
@@ -142,20 +143,40 @@ def segment(
     cancel.raise_if_cancelled()
 
     boxes = [make_ear_box(loc.centre_lps_mm, loc.side, spec) for loc in locations]
-    probabilities = []
-    with _timed("predict", timings):
-        for i, box in enumerate(boxes):
-            report("predict", f"{box.side.value} ear: running the network", i / len(boxes))
-            probabilities.append(_predict(predictor, image, box, cancel,
-                                          lambda _s, f, m, i=i: report("predict", m, (i + f) / len(boxes))))
-            cancel.raise_if_cancelled()
-        report("predict", "network done")
+    labels_per_ear, confidences, recentred_mm = [], [], []
+    for i, box in enumerate(boxes):
+        def ear_progress(_s, f, m, i=i):
+            report("predict", m, (i + f) / len(boxes))
 
-    with _timed("postprocess", timings):
-        labels_per_ear = [_postprocess_ear(p, box, manifest, options) for p, box in zip(probabilities, boxes)]
-        confidences = [_confidence(p, lab, box) for p, lab, box in zip(probabilities, labels_per_ear, boxes)]
+        with _timed("predict", timings):
+            report("predict", f"{box.side.value} ear: running the network", i / len(boxes))
+            probabilities = _predict(predictor, image, box, cancel, ear_progress)
+        cancel.raise_if_cancelled()
+        with _timed("postprocess", timings):
+            labels = _postprocess_ear(probabilities, box, manifest, options)
+        moved_to = recentred_box(box, labels) if options.recentre else None
+        shift_mm = 0.0
+        if moved_to is not None:
+            # The box was centred on the locator's estimate; the network's own labyrinth says where the ear
+            # is. One more pass centred there keeps a locator error of a few millimetres (a pocket merged
+            # with the internal auditory canal, a heavily turned head) from reaching the labels.
+            shift_mm = float(np.linalg.norm(np.subtract(moved_to.centre_lps_mm, box.centre_lps_mm)))
+            log.info("%s ear: box re-centred by %.1f mm on the network's labyrinth", box.side.value, shift_mm)
+            box = boxes[i] = moved_to
+            with _timed("predict", timings):
+                report("predict", f"{box.side.value} ear: box re-centred by {shift_mm:.1f} mm, running again",
+                       (i + 0.5) / len(boxes))
+                probabilities = _predict(predictor, image, box, cancel, ear_progress)
+            cancel.raise_if_cancelled()
+            with _timed("postprocess", timings):
+                labels = _postprocess_ear(probabilities, box, manifest, options)
+        with _timed("postprocess", timings):
+            confidences.append(_confidence(probabilities, labels, box))
+        labels_per_ear.append(labels)
+        recentred_mm.append(shift_mm)
         del probabilities
-        report("postprocess", "Gaussian + Otsu foreground, structure labels, islands removed")
+    report("predict", "network done")
+    report("postprocess", "Gaussian + Otsu foreground, structure labels, islands removed")
     cancel.raise_if_cancelled()
 
     with _timed("place", timings):
@@ -163,11 +184,11 @@ def segment(
         report("place", "labels placed in world space")
 
     ears = []
-    for loc, box, lab, conf in zip(locations, boxes, labels_per_ear, confidences):
+    for loc, box, lab, conf, moved in zip(locations, boxes, labels_per_ear, confidences, recentred_mm):
         vox_mm3 = spec.spacing_mm ** 3
         volumes = {s.key: float(np.count_nonzero(lab == s) * vox_mm3) for s in STRUCTURES}
         ears.append(EarResult(loc.side, tuple(loc.centre_lps_mm), float(loc.confidence), loc.source, box, lab,
-                              volumes, network_confidence=conf))
+                              volumes, network_confidence=conf, recentred_mm=moved))
 
     if options.meshes:
         with _timed("surface", timings):
@@ -240,6 +261,31 @@ _build_predictor = load_predictor  # the former private name, kept for existing 
 def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndarray:
     """Run one box through a predictor (the :class:`~InnerEarSegLib.model.predictor.BoxPredictor` Protocol)."""
     return predictor.predict(image, box, cancel=cancel, progress=progress)
+
+
+#: The box is moved onto the network's labyrinth when the labyrinth's centre lies farther than this from it ...
+RECENTRE_MIN_MM = 2.0
+#: ... and not when it lies farther than this (the labels are then not a labyrinth to trust for position).
+RECENTRE_MAX_MM = 10.0
+#: ... nor when the first pass labelled less than this (nothing labyrinth-like to centre on).
+RECENTRE_MIN_LABYRINTH_MM3 = 40.0
+
+
+def recentred_box(box: EarBox, labels_zyx: np.ndarray) -> EarBox | None:
+    """A box centred on the centre of the labelled labyrinth's bounding box, or None where `box` is close enough.
+
+    The locator and the training both aim the box at that centre; when the first pass puts the
+    labyrinth 2-10 mm off it, the box is moved there (snapped to the global lattice) for a second pass.
+    """
+    found = np.argwhere(labels_zyx > 0)
+    if found.shape[0] * box.spec.spacing_mm ** 3 < RECENTRE_MIN_LABYRINTH_MM3:
+        return None
+    corners = box.index_to_lps_mm(np.stack([found.min(axis=0), found.max(axis=0)]).astype(float))
+    centre = corners.mean(axis=0)
+    shift = float(np.linalg.norm(centre - np.asarray(box.centre_lps_mm)))
+    if not RECENTRE_MIN_MM < shift <= RECENTRE_MAX_MM:
+        return None
+    return make_ear_box(centre, box.side, box.spec)
 
 
 def _postprocess_ear(probabilities: np.ndarray, box: EarBox, manifest, options: SegmentOptions) -> np.ndarray:

@@ -63,6 +63,7 @@ class BoxRecord:
     centre_lps_mm: tuple[float, float, float]
     size_vox: int
     spacing_mm: float
+    recentred_mm: float = 0.0  # distance from the located centre, when the box was moved onto the network's labyrinth
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ def ear_record(ear) -> EarRecord:
         centre_lps_mm=_r(ear.centre_lps_mm, 3),
         confidence=round(float(ear.confidence), 4),
         source=ear.source,
-        box=BoxRecord(_r(ear.box.centre_lps_mm, 4), int(ear.box.spec.size_vox), float(ear.box.spec.spacing_mm)),
+        box=BoxRecord(_r(ear.box.centre_lps_mm, 4), int(ear.box.spec.size_vox), float(ear.box.spec.spacing_mm),
+                      round(float(getattr(ear, "recentred_mm", 0.0)), 3)),
         structures={s.key: StructureRecord(label_value(ear.side, s), round(ear.volumes_mm3[s.key], 3))
                     for s in STRUCTURES},
         labyrinth_volume_mm3=round(sum(ear.volumes_mm3.values()), 3),

@@ -33,6 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.add_argument("--mesh-format", choices=("stl", "obj", "ply", "vtp"), default="stl")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
+    p.add_argument("--no-recentre", action="store_true",
+                   help="keep each box where the locator put it (default: moved onto the network's labyrinth when "
+                        "that lies 2-10 mm off centre, and segmented again)")
     p.add_argument("--preview", action="store_true", help="write preview.png per case")
     p.add_argument("--dicom-seg", action="store_true",
                    help="also write segmentation.dcm (DICOM SEG) per case; DICOM inputs only, others are refused")

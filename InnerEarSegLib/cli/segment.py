@@ -27,6 +27,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--allow-thick-slices", action="store_true",
                    help=f"segment a scan coarser than {MAX_SPACING_MM:g} mm along some axis (refused by default: the "
                         f"canals' lumens are 0.8-1 mm); every result is then marked low resolution")
+    p.add_argument("--no-recentre", action="store_true",
+                   help="keep each box where the locator (or --roi-center) put it; by default a box whose labyrinth "
+                        "the network finds 2-10 mm off centre is moved onto it and segmented again")
     p.add_argument("--mesh-format", choices=MESH_FORMATS, default=MESH_FORMATS[0],
                    help=f"file format of the meshes (default {MESH_FORMATS[0]})")
     p.add_argument("--no-meshes", action="store_true", help="do not build surfaces")
@@ -117,7 +120,8 @@ def options_from_args(args):
     roi = tuple(RoiHint(tuple(c), Side(sides[i]) if sides else None) for i, c in enumerate(centres))
     return SegmentOptions(model_path=args.model, device=args.device, roi=roi, postprocess=post,
                           meshes=not getattr(args, "no_meshes", False),
-                          allow_thick_slices=getattr(args, "allow_thick_slices", False))
+                          allow_thick_slices=getattr(args, "allow_thick_slices", False),
+                          recentre=not getattr(args, "no_recentre", False))
 
 
 def run(args) -> int:

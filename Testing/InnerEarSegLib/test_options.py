@@ -28,6 +28,7 @@ def _parse(argv):
     SegmentOptions(roi=(RoiHint((1.5, -2.25, 30.1)), RoiHint((-60.0, 0.0, 1e-3)))),
     SegmentOptions(roi=(RoiHint((1.0, 2.0, 3.0), Side.LEFT), RoiHint((-1.0, 2.0, 3.0), Side.RIGHT))),
     SegmentOptions(allow_thick_slices=True),
+    SegmentOptions(recentre=False),
 ])
 def test_cli_arguments_written_from_options_parse_back_into_the_same_options(options):
     assert segment_cli.options_from_args(_parse(options.cli_arguments())) == options

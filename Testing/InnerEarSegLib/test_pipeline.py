@@ -158,3 +158,49 @@ def test_model_classes_in_another_order_come_back_as_the_structures_they_are_nam
     for structure in STRUCTURES:
         value = label_value(Side.LEFT, structure)
         assert dice(p == value, t == value) > 0.9, structure.key
+
+
+def test_a_box_off_the_labyrinth_is_moved_onto_what_the_network_labelled_and_run_again(phantom):
+    # A locator (or a user point) 5 mm off: the first pass still holds the labyrinth, whose own centre then
+    # places the box for a second pass; the report says how far it moved.
+    from InnerEarSegLib.report import ear_record
+
+    ct, labels, meta = phantom
+    ear = next(e for e in meta["ears"] if e["side"] == "left")
+    true_centre = np.asarray(ear["labyrinth_centre_lps_mm"])
+    off = true_centre + np.array([3.0, -3.0, 2.6])  # 5.0 mm
+    oracle = OraclePredictor(labels)
+    options = SegmentOptions(roi=(RoiHint(tuple(off), Side.LEFT),), postprocess=EXACT.postprocess, meshes=False)
+    result = segment(ct, options, predictor=oracle)
+    moved = result.ears[0]
+    assert len(oracle.calls) == 2 and abs(moved.recentred_mm - 5.0) < 0.5
+    assert np.linalg.norm(np.asarray(moved.box.centre_lps_mm) - true_centre) < 0.5
+    assert ear_record(moved).box.recentred_mm == pytest.approx(moved.recentred_mm, abs=1e-3)
+    assert moved.centre_lps_mm == pytest.approx(tuple(off))  # where it was located stays on record
+
+    oracle = OraclePredictor(labels)
+    kept = segment(ct, SegmentOptions(roi=options.roi, postprocess=EXACT.postprocess, meshes=False, recentre=False),
+                   predictor=oracle).ears[0]
+    assert len(oracle.calls) == 1 and kept.recentred_mm == 0.0
+    assert np.linalg.norm(np.asarray(kept.box.centre_lps_mm) - off) < 0.3
+
+
+def test_recentring_leaves_a_centred_box_an_empty_result_and_a_far_away_blob_alone():
+    from InnerEarSegLib.box import BoxSpec, make_ear_box
+    from InnerEarSegLib.pipeline import recentred_box
+
+    box = make_ear_box((0.0, 0.0, 0.0), Side.LEFT, BoxSpec())
+    labels = np.zeros(box.spec.shape_zyx, np.uint8)
+
+    def blob_at(shift_vox):
+        out = labels.copy()
+        c = 48 + np.asarray(shift_vox)
+        out[c[0] - 10:c[0] + 10, c[1] - 10:c[1] + 10, c[2] - 10:c[2] + 10] = 2  # 216 mm3
+        return out
+
+    assert recentred_box(box, labels) is None  # nothing labelled
+    assert recentred_box(box, blob_at((0, 3, 0))) is None  # 0.9 mm: close enough
+    assert recentred_box(box, blob_at((0, 0, 40))) is None  # 12 mm: not a labyrinth to trust for position
+    moved = recentred_box(box, blob_at((0, 0, 20)))  # 6 mm along the box's x axis
+    assert moved is not None
+    assert np.linalg.norm(np.subtract(moved.centre_lps_mm, box.centre_lps_mm)) == pytest.approx(6.0, abs=0.2)
