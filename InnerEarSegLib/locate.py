@@ -19,8 +19,8 @@ How it works (all in LPS world coordinates, so any direction matrix, flipped or 
    labyrinth volume, walled by otic-capsule bone, with a strong coarse peak, in the scan's densest
    bone) and drop those below :data:`MIN_CONFIDENCE`: no answer is better than a wrong one
    (``benchmarks/evaluate_locator.py`` measures how often a reported ear is a real one).
-7. Choose the best pair (50-85 mm apart, joining line within 55 degrees of left-right, so heads
-   turned by 45 degrees and tilted by 30 degrees still pair), else the single best candidate (a
+7. Choose the best pair (50-85 mm apart, joining line within 65 degrees of left-right, so heads
+   turned by 45 degrees on top of their own pose and tilted by 30 degrees still pair), else the single best candidate (a
    one-ear scan). The side of a pair comes from world x (larger x is the patient's left); a lone
    ear's side from the air around it (outside air, ear canal and mastoid lie lateral) when that is
    decisive, else it is reported as unknown (:class:`~InnerEarSegLib.errors.NoEarFound` asks for the
@@ -81,7 +81,7 @@ class LocateOptions:
     min_peak_mm3: float = 12.0
     min_bone_fraction: float = 0.35
     pair_distance_mm: tuple[float, float] = (50.0, 85.0)
-    pair_max_angle_deg: float = 55.0
+    pair_max_angle_deg: float = 65.0
     min_confidence: float = MIN_CONFIDENCE
     max_candidates: int = 6
     refine_spacing_mm: float = 0.5
