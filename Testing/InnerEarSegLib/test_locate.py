@@ -259,3 +259,16 @@ def test_refinement_follows_the_pocket_until_the_window_is_centred_on_it(monkeyp
     windows.clear()
     L._refined_candidates(None, [(np.array([-12.0, 0.0, 0.0]), 50.0)], None, L.LocateOptions(max_recentring=1))
     assert windows == [-12.0, -15.5]
+
+
+def test_two_ears_of_a_strongly_turned_head_still_pair_but_not_beyond_65_degrees():
+    from InnerEarSegLib import locate as L
+
+    def pair_at(angle_deg):
+        a = np.radians(angle_deg)
+        right, left = np.zeros(3), 65.0 * np.array([np.cos(a), np.sin(a), 0.0])
+        return len(L._choose_ears([(right, 1.0), (left, 0.9)], L.LocateOptions()))
+
+    # 45 deg of turn on a head's own pose of up to 15 deg: the phantom that measured 58 deg lost an ear at 55
+    assert pair_at(58.0) == 2 and pair_at(64.0) == 2
+    assert pair_at(70.0) == 1  # more is not a left-right pair of ears
