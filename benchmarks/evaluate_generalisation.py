@@ -42,7 +42,7 @@ from foreign_render import EarPose, _fluid_fraction, real_labels_fn, render_fore
 from real_labyrinths import RealDataMissing, load_subjects, voxelise  # noqa: E402
 
 from InnerEarSegLib.assess.trust import TrustOptions, flag_from_measures  # noqa: E402
-from InnerEarSegLib.labels import STRUCTURES, Side  # noqa: E402
+from InnerEarSegLib.labels import STRUCTURES, Side, split_two_ear  # noqa: E402
 from InnerEarSegLib.options import RoiHint, SegmentOptions  # noqa: E402
 from InnerEarSegLib.phantom.generate import generate, labels_on_grid  # noqa: E402
 from InnerEarSegLib.pipeline import segment  # noqa: E402
@@ -61,14 +61,14 @@ def ear_rows(result, truth: sitk.Image, ct: sitk.Image, *, data: str, split: str
     own = np.where(inside, sitk.GetArrayFromImage(result.label_image), 0)
     exact = np.where(inside, sitk.GetArrayFromImage(truth), 0)
     rows = []
+    per_side = split_two_ear(exact)
     for side in (Side.RIGHT, Side.LEFT):
-        off = side.label_offset
-        if not np.any((exact > off) & (exact <= off + 5)):
+        if not per_side[side].any():
             continue
         ear = next((e for e in result.ears if e.side is side), None)
         row = {"data": data, "split": split, "case": case, "side": side.value, "found": ear is not None,
                **(extra or {})}
-        _dice_row(row, "", own, exact, off, {})
+        _dice_row(row, "", own, exact, side, {})
         row["measures"] = ear.trust.measures if ear is not None and ear.trust is not None else None
         rows.append(row)
     return rows

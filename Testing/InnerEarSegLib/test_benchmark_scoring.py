@@ -1,0 +1,49 @@
+"""The benchmarks' scoring functions on known answers, so a change of a shared contract cannot silently break them."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import SimpleITK as sitk
+
+from InnerEarSegLib.labels import Side, Structure, label_value
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _benchmark(name: str):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"innerear_bench_{name}", REPO / "benchmarks" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def _two_ear_truth() -> sitk.Image:
+    labels = np.zeros((20, 20, 40), np.uint8)
+    labels[5:10, 5:10, 5:10] = label_value(Side.RIGHT, Structure.COCHLEA)
+    labels[10:15, 5:10, 5:10] = label_value(Side.RIGHT, Structure.LATERAL_CANAL)
+    labels[5:10, 5:10, 25:30] = label_value(Side.LEFT, Structure.VESTIBULE)
+    image = sitk.GetImageFromArray(labels)
+    image.SetSpacing((0.3, 0.3, 0.3))
+    return image
+
+
+def test_generalisation_rows_score_each_ear_of_a_two_ear_label_map():
+    gen = _benchmark("evaluate_generalisation")
+    truth = _two_ear_truth()
+    predicted = sitk.GetArrayFromImage(truth).copy()
+    predicted[10:15, 5:10, 5:10] = label_value(Side.RIGHT, Structure.VESTIBULE)  # lateral canal named vestibule
+    pred = sitk.GetImageFromArray(predicted)
+    pred.CopyInformation(truth)
+    result = SimpleNamespace(label_image=pred, ears=())
+    rows = {r["side"]: r for r in gen.ear_rows(result, truth, truth, data="t", split="s", case="c")}
+    assert set(rows) == {"right", "left"} and not rows["right"]["found"]
+    assert rows["right"]["labyrinth_dice"] == 1.0 and rows["right"]["cochlea_dice"] == 1.0
+    assert rows["right"]["lateral_dice"] == 0.0 and rows["left"]["vestibule_dice"] == 1.0
