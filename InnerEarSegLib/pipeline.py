@@ -265,21 +265,33 @@ def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndar
 
 #: The box is moved onto the network's labyrinth when the labyrinth's centre lies farther than this from it ...
 RECENTRE_MIN_MM = 2.0
-#: ... and not when it lies farther than this (the labels are then not a labyrinth to trust for position).
+#: ... and not when it lies farther than this (the labels are then not a labyrinth to trust for position) ...
 RECENTRE_MAX_MM = 10.0
-#: ... nor when the first pass labelled less than this (nothing labyrinth-like to centre on).
-RECENTRE_MIN_LABYRINTH_MM3 = 40.0
+#: ... nor when a structure of the first pass has less than this share of the smallest real volume of that
+#: structure (:data:`InnerEarSegLib.assess.trust.REAL_STRUCTURE_MM3`): an incomplete labyrinth's bounding box
+#: is not centred on the labyrinth (measured: canals drawn at a third of their volume put it 2.6 mm off).
+RECENTRE_MIN_STRUCTURE_SHARE = 0.5
 
 
 def recentred_box(box: EarBox, labels_zyx: np.ndarray) -> EarBox | None:
-    """A box centred on the centre of the labelled labyrinth's bounding box, or None where `box` is close enough.
+    """A box centred on the labelled labyrinth's bounding-box centre, or None where `box` should stay.
 
-    The locator and the training both aim the box at that centre; when the first pass puts the
-    labyrinth 2-10 mm off it, the box is moved there (snapped to the global lattice) for a second pass.
+    The locator and the training both aim the box at that centre. When the first pass drew every
+    structure and its largest connected piece has its centre 2-10 mm off, the box is moved there (snapped
+    to the global lattice) for a second pass. Smaller pieces elsewhere in the box are left out of the
+    bounding box, and an incomplete labyrinth moves nothing.
     """
-    found = np.argwhere(labels_zyx > 0)
-    if found.shape[0] * box.spec.spacing_mm ** 3 < RECENTRE_MIN_LABYRINTH_MM3:
+    from scipy import ndimage
+
+    from .assess.trust import REAL_STRUCTURE_MM3
+
+    voxel_mm3 = box.spec.spacing_mm ** 3
+    counts = np.bincount(labels_zyx.ravel(), minlength=len(STRUCTURES) + 1)
+    if any(counts[s] * voxel_mm3 < RECENTRE_MIN_STRUCTURE_SHARE * REAL_STRUCTURE_MM3[s][0] for s in STRUCTURES):
         return None
+    pieces, n = ndimage.label(labels_zyx > 0, structure=np.ones((3, 3, 3)))
+    largest = pieces == 1 + int(np.argmax(np.bincount(pieces.ravel())[1:])) if n > 1 else pieces > 0
+    found = np.argwhere(largest)
     corners = box.index_to_lps_mm(np.stack([found.min(axis=0), found.max(axis=0)]).astype(float))
     centre = corners.mean(axis=0)
     shift = float(np.linalg.norm(centre - np.asarray(box.centre_lps_mm)))
