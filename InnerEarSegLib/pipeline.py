@@ -160,16 +160,22 @@ def segment(
             # The box was centred on the locator's estimate; the network's own labyrinth says where the ear
             # is. One more pass centred there keeps a locator error of a few millimetres (a pocket merged
             # with the internal auditory canal, a heavily turned head) from reaching the labels.
-            shift_mm = float(np.linalg.norm(np.subtract(moved_to.centre_lps_mm, box.centre_lps_mm)))
-            log.info("%s ear: box re-centred by %.1f mm on the network's labyrinth", box.side.value, shift_mm)
-            box = boxes[i] = moved_to
+            shift = float(np.linalg.norm(np.subtract(moved_to.centre_lps_mm, box.centre_lps_mm)))
             with _timed("predict", timings):
-                report("predict", f"{box.side.value} ear: box re-centred by {shift_mm:.1f} mm, running again",
+                report("predict", f"{box.side.value} ear: labyrinth {shift:.1f} mm off centre, running again",
                        (i + 0.5) / len(boxes))
-                probabilities = _predict(predictor, image, box, cancel, ear_progress)
+                second = _predict(predictor, image, moved_to, cancel, ear_progress)
             cancel.raise_if_cancelled()
             with _timed("postprocess", timings):
-                labels = _postprocess_ear(probabilities, box, manifest, options)
+                second_labels = _postprocess_ear(second, moved_to, manifest, options)
+            if np.count_nonzero(second_labels) >= np.count_nonzero(labels):
+                log.info("%s ear: box re-centred by %.1f mm on the network's labyrinth", box.side.value, shift)
+                box, labels, probabilities, shift_mm = moved_to, second_labels, second, shift
+                boxes[i] = box
+            else:
+                log.info("%s ear: a box %.1f mm away held less labyrinth; the located box is kept",
+                         box.side.value, shift)
+            del second
         with _timed("postprocess", timings):
             confidences.append(_confidence(probabilities, labels, box))
         labels_per_ear.append(labels)
@@ -265,33 +271,30 @@ def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndar
 
 #: The box is moved onto the network's labyrinth when the labyrinth's centre lies farther than this from it ...
 RECENTRE_MIN_MM = 2.0
-#: ... and not when it lies farther than this (the labels are then not a labyrinth to trust for position) ...
+#: ... and not when it lies farther than this (the labels are then not a labyrinth to trust for position).
 RECENTRE_MAX_MM = 10.0
-#: ... nor when a structure of the first pass has less than this share of the smallest real volume of that
-#: structure (:data:`InnerEarSegLib.assess.trust.REAL_STRUCTURE_MM3`): an incomplete labyrinth's bounding box
-#: is not centred on the labyrinth (measured: canals drawn at a third of their volume put it 2.6 mm off).
-RECENTRE_MIN_STRUCTURE_SHARE = 0.5
+#: A first pass with less labyrinth than this gives no position to move to.
+RECENTRE_MIN_LABYRINTH_MM3 = 40.0
 
 
 def recentred_box(box: EarBox, labels_zyx: np.ndarray) -> EarBox | None:
-    """A box centred on the labelled labyrinth's bounding-box centre, or None where `box` should stay.
+    """A box centred on the bounding box of the labelled labyrinth's largest piece, or None where `box` stays.
 
-    The locator and the training both aim the box at that centre. When the first pass drew every
-    structure and its largest connected piece has its centre 2-10 mm off, the box is moved there (snapped
-    to the global lattice) for a second pass. Smaller pieces elsewhere in the box are left out of the
-    bounding box, and an incomplete labyrinth moves nothing.
+    The locator and the training both aim the box at the labyrinth's bounding-box centre. When the first
+    pass puts it 2-10 mm off, this is the box for a second pass (snapped to the global lattice); smaller
+    pieces elsewhere in the box are left out. :func:`segment` keeps the second pass only if it holds at
+    least as much labyrinth as the first: a box moved towards the labyrinth sees more of it, one moved on
+    an incomplete first pass (whose bounding box is off centre) sees less.
     """
     from scipy import ndimage
 
-    from .assess.trust import REAL_STRUCTURE_MM3
-
-    voxel_mm3 = box.spec.spacing_mm ** 3
-    counts = np.bincount(labels_zyx.ravel(), minlength=len(STRUCTURES) + 1)
-    if any(counts[s] * voxel_mm3 < RECENTRE_MIN_STRUCTURE_SHARE * REAL_STRUCTURE_MM3[s][0] for s in STRUCTURES):
-        return None
     pieces, n = ndimage.label(labels_zyx > 0, structure=np.ones((3, 3, 3)))
-    largest = pieces == 1 + int(np.argmax(np.bincount(pieces.ravel())[1:])) if n > 1 else pieces > 0
-    found = np.argwhere(largest)
+    if n == 0:
+        return None
+    sizes = np.bincount(pieces.ravel())[1:]
+    if sizes.max() * box.spec.spacing_mm ** 3 < RECENTRE_MIN_LABYRINTH_MM3:
+        return None
+    found = np.argwhere(pieces == 1 + int(np.argmax(sizes)))
     corners = box.index_to_lps_mm(np.stack([found.min(axis=0), found.max(axis=0)]).astype(float))
     centre = corners.mean(axis=0)
     shift = float(np.linalg.norm(centre - np.asarray(box.centre_lps_mm)))
