@@ -24,6 +24,15 @@ def _safetensors_path(text: str) -> str:
     return text
 
 
+def _offset_mm(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected millimetres or 'none', got {text!r}") from None
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train", help="train the 3-D U-Net on synthetic phantoms",
@@ -68,8 +77,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--randomised-fraction", type=float, default=0.6, metavar="FRACTION",
                    help="share of phantoms with randomised appearance: tissue intensities, acquisition, artefacts, "
                         "distractors (default 0.6; 0 = model 2.0.0)")
-    p.add_argument("--centre-offset-mm", type=float, default=5.0, metavar="MM",
-                   help="box centre drawn within +-MM of the labyrinth centre per axis (default 5; model 2.0.0: 3)")
+    p.add_argument("--centre-offset-mm", type=_offset_mm, default=5.0, metavar="MM",
+                   help="box centre drawn within +-MM of the labyrinth centre per axis (default 5); 'none': the "
+                        "phantom's own +-3 mm jitter, as model 2.0.0 saw")
     p.add_argument("--device", default="auto", help="auto (CUDA when usable), cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--max-iterations", type=int, default=None, help="stop after this many iterations (smoke runs)")

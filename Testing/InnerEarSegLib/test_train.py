@@ -335,3 +335,14 @@ def test_training_runs_on_cuda_and_stores_cpu_weights(tmp_path):
     result = train(tmp_path / "g.safetensors", config, source=tiny_source)
     assert result.manifest.training["device"].startswith("cuda")
     assert build_predictor(load_model_package(result.path), "cpu").n_classes == 6
+
+
+def test_the_command_line_can_ask_for_model_2_0_0s_data():
+    from InnerEarSegLib.cli.main import build_parser
+    from InnerEarSegLib.training import PhantomSource
+
+    args = build_parser().parse_args(["train", "--out", "m.safetensors", "--calibrated-fraction", "0",
+                                      "--randomised-fraction", "0", "--centre-offset-mm", "none"])
+    source = PhantomSource(calibrated_fraction=args.calibrated_fraction,
+                           randomised_fraction=args.randomised_fraction, centre_offset_mm=args.centre_offset_mm)
+    assert source == PhantomSource()  # exactly the sample source of model 2.0.0's run
