@@ -42,6 +42,7 @@ from foreign_render import EarPose, _fluid_fraction, real_labels_fn, render_fore
 from real_labyrinths import RealDataMissing, load_subjects, voxelise  # noqa: E402
 
 from InnerEarSegLib.assess.trust import TrustOptions, flag_from_measures  # noqa: E402
+from InnerEarSegLib.errors import NoEarFound  # noqa: E402
 from InnerEarSegLib.labels import STRUCTURES, Side, split_two_ear  # noqa: E402
 from InnerEarSegLib.options import RoiHint, SegmentOptions  # noqa: E402
 from InnerEarSegLib.phantom.generate import generate, labels_on_grid  # noqa: E402
@@ -217,9 +218,15 @@ def real_rows(pair, rendering: str, seed: int, predictor, split: str) -> list[di
         ct, meta = own_render_real(labs, seed, rendering.split()[-1])
     else:
         ct, _, meta = render_foreign(real_labels_fn(labs), rendering.split()[-1], seed)
-    result = _segment(ct, predictor)
-    truth = real_truth(labs, meta["poses"], result.label_image)
     case = f"subjects {pair[0].subject:02d}/{pair[1].subject:02d}"
+    try:
+        result = _segment(ct, predictor)
+    except NoEarFound as exc:
+        # Automatic location refused: no segmentation, which scores Dice 0 for every ear (kept in the medians).
+        return [{"data": f"real shapes, {rendering}", "split": split, "case": case, "side": side.value,
+                 "found": False, "refused": str(exc)[:200], "measures": None, "labyrinth_dice": 0.0,
+                 **{f"{s.key}_dice": 0.0 for s in STRUCTURES}} for side in labs]
+    truth = real_truth(labs, meta["poses"], result.label_image)
     return ear_rows(result, truth, ct, data=f"real shapes, {rendering}", split=split, case=case)
 
 
