@@ -225,7 +225,8 @@ def real_rows(pair, rendering: str, seed: int, predictor, split: str) -> list[di
         # Automatic location refused: no segmentation, which scores Dice 0 for every ear (kept in the medians).
         return [{"data": f"real shapes, {rendering}", "split": split, "case": case, "side": side.value,
                  "found": False, "refused": str(exc)[:200], "measures": None, "labyrinth_dice": 0.0,
-                 **{f"{s.key}_dice": 0.0 for s in STRUCTURES}} for side in labs]
+                 **{f"{s.key}_dice": 0.0 for s in STRUCTURES}} for side in labs
+                if side.value in meta.get("ears_in_view", [sd.value for sd in labs])]
     truth = real_truth(labs, meta["poses"], result.label_image)
     return ear_rows(result, truth, ct, data=f"real shapes, {rendering}", split=split, case=case)
 
