@@ -2,8 +2,7 @@
 
 How it works (all in LPS world coordinates, so any direction matrix, flipped or oblique, is fine):
 
-1. Resample the CT onto an identity-oriented isotropic grid of 0.75 mm covering the scan (coarser
-   for large scans: at most 4 million voxels; a thin otic capsule of a cone-beam crop is lost at 1 mm).
+1. Resample the CT onto an identity-oriented isotropic grid of about 1 mm covering the scan.
 2. Calibrate on the scan itself: "dense bone" is a fraction of the 99th percentile of the bone
    voxels, so cone-beam CT (bone 1000-1600) works as well as MDCT (otic capsule > 2000 HU).
 3. Mark fluid-density voxels *enclosed* by dense bone (:mod:`.pockets`): the labyrinth inside the
@@ -72,10 +71,7 @@ class EarLocation:
 class LocateOptions:
     """Tuning of :func:`locate_ears`. The defaults fit MDCT and cone-beam temporal-bone/head CT."""
 
-    #: Finest coarse grid (mm). At 1 mm the thin, cone-beam-compressed capsule of one-ear cone-beam crops
-    #: partial-volumed below "dense bone" and 6 of 18 foreign cone-beam scans were refused; a whole head is
-    #: still resampled at about 1.3 mm by ``max_coarse_voxels``.
-    coarse_spacing_mm: float = 0.75
+    coarse_spacing_mm: float = 1.0
     max_coarse_voxels: int = 4_000_000
     dense_fraction: float = 0.55
     soft_fraction: float = 0.42
