@@ -20,10 +20,10 @@ How it works (all in LPS world coordinates, so any direction matrix, flipped or 
    bone) and drop those below :data:`MIN_CONFIDENCE`: no answer is better than a wrong one
    (``benchmarks/evaluate_locator.py`` measures how often a reported ear is a real one).
 7. Choose the best pair (50-85 mm apart, joining line within 65 degrees of left-right, so heads
-   turned by 45 degrees on top of their own pose and tilted by 30 degrees still pair), else the single best candidate (a
-   one-ear scan). The side of a pair comes from world x (larger x is the patient's left); a lone
-   ear's side from the air around it (outside air, ear canal and mastoid lie lateral) when that is
-   decisive, else it is reported as unknown (:class:`~InnerEarSegLib.errors.NoEarFound` asks for the
+   turned by 45 degrees on top of their own pose and tilted by 30 degrees still pair), else the
+   single best candidate (a one-ear scan). The side of a pair comes from world x (larger x is the
+   patient's left); a lone ear's side from the air around it (outside air, ear canal and mastoid lie
+   lateral) when that is decisive, else it is reported as unknown (:class:`~InnerEarSegLib.errors.NoEarFound` asks for the
    side) rather than guessed.
 
 Points are LPS ``(x, y, z)`` in mm; arrays are ``(z, y, x)``.

@@ -113,10 +113,7 @@ PHANTOM_GROUPS = ("protocols", "turned", "specimens", "negatives")
 
 def phantom_inputs(first_seed: int, n: int, groups=PHANTOM_GROUPS):
     """(class, description, image, truth, side_may_be_unknown) for every phantom class in `groups`."""
-    yield from _phantom_inputs(first_seed, n, set(groups))
-
-
-def _phantom_inputs(first_seed: int, n: int, groups: set):
+    groups = set(groups)
     rng = np.random.default_rng(first_seed)
     for i in range(n if "protocols" in groups else 0):
         seed = first_seed + i
