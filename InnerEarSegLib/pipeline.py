@@ -261,9 +261,6 @@ def load_predictor(options: SegmentOptions):
     return build_for_package(loaded, resolve_device(options.device))
 
 
-_build_predictor = load_predictor  # the former private name, kept for existing callers
-
-
 def _predict(predictor: "BoxPredictor", image, box, cancel, progress) -> np.ndarray:
     """Run one box through a predictor (the :class:`~InnerEarSegLib.model.predictor.BoxPredictor` Protocol)."""
     return predictor.predict(image, box, cancel=cancel, progress=progress)
