@@ -183,7 +183,11 @@ def _plane_basis_towards(normal, h_hint, v_ref) -> tuple[np.ndarray, np.ndarray,
     return n, h, v
 
 
-def ampulla_radii(s_mm: np.ndarray, lumen_mm: float, at_mm: float, scale: float) -> np.ndarray:
-    """Radius profile of a canal: lumen/2 with a bulb of `scale` x lumen centred `at_mm` along it."""
-    bump = np.exp(-(((s_mm - at_mm) / 0.75) ** 2))
+def ampulla_radii(s_mm: np.ndarray, lumen_mm: float, at_mm: float, scale: float, *,
+                  half_length_mm: float = 0.75) -> np.ndarray:
+    """Radius profile of a canal: lumen/2 with a bulb of `scale` x lumen centred `at_mm` along it.
+
+    The bulb is Gaussian along the canal with 1/e half-length `half_length_mm` (classic anatomy 0.75 mm).
+    """
+    bump = np.exp(-(((s_mm - at_mm) / half_length_mm) ** 2))
     return 0.5 * lumen_mm * (1.0 + (scale - 1.0) * bump)

@@ -34,6 +34,15 @@ from .anatomy import Ellipsoid, Labyrinth, Tube, _clipped_normal
 
 ANATOMIES = ("classic", "calibrated")
 MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
+#: Per canal: ampulla scale (x lumen), Gaussian half-length along the canal (mm) and centre past the limb (mm),
+#: uniform ranges. Set so that each canal's volume within 2 mm of the vestibule, and its widest inscribed
+#: diameter there, match the real labyrinths (``benchmarks/compare_anatomy.py``, docs/phantom.md): real lateral
+#: canals hold 10.4 mm^3 there (classic bulb 5.4), their ampulla 2.3 mm across, next to the vestibule.
+AMPULLA_RANGES = {
+    "superior": ((2.1, 2.5), (0.8, 1.0), (0.0, 0.3)),
+    "lateral": ((2.5, 2.9), (0.9, 1.15), (-0.5, -0.1)),
+    "posterior": ((2.0, 2.3), (0.8, 0.9), (0.2, 0.5)),
+}
 
 
 def draw_calibrated_params(rng: np.random.Generator) -> dict:
@@ -88,6 +97,10 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
         "elastic": {"rms_mm": float(rng.uniform(0.15, 0.45)), "wavelength_mm": float(rng.uniform(7.0, 14.0)),
                     "seed": int(rng.integers(0, 2**31 - 1))},
     }
+    # drawn last, so every draw above is the same as before the ampullae were calibrated (2026-12-02)
+    p["ampulla"] = {key: {"scale": float(rng.uniform(*scale)), "half_length_mm": float(rng.uniform(*half)),
+                          "past_limb_mm": float(rng.uniform(*past))}
+                    for key, (scale, half, past) in AMPULLA_RANGES.items()}
     return p
 
 

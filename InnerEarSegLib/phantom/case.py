@@ -53,7 +53,9 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
             el = params["elastic"]
             field = elastic_field(el["rms_mm"], el["wavelength_mm"], np.random.default_rng(el["seed"]))
             lab = deform_labyrinth(lab, field)
-        if canal_clearance_mm(lab) >= MIN_CANAL_GAP_MM and (anatomy == "classic" or cavity or topology_ok(lab)):
+        calibrated = anatomy != "classic"
+        if (canal_clearance_mm(lab, ampullae=not calibrated) >= MIN_CANAL_GAP_MM
+                and (not calibrated or cavity or topology_ok(lab))):
             break
     lab.params["draws"] = attempt + 1
     effects = ct_effects(lab, stream(seed, "effects", side))

@@ -85,11 +85,15 @@ def build_labyrinth(p: dict, *, status: dict[str, str] | None = None, common_cav
     return Labyrinth(tuple(tubes), tuple(blobs), marks, params, status, disorganised=common_cavity)
 
 
-def canal_clearance_mm(lab: Labyrinth) -> float:
+def canal_clearance_mm(lab: Labyrinth, *, ampullae: bool = True) -> float:
     """Smallest wall-to-wall gap (mm) between two different canals' tubes.
 
     The superior and posterior canals share the common crus, so the last ``crus + 3 mm`` of each
-    (the crus and the arcs' convergence onto it) is left out of the comparison.
+    (the crus and the arcs' convergence onto it) is left out of the comparison. With
+    ``ampullae=False`` each canal's ampullary end (its points up to the end of the bulb, where the
+    radius exceeds 1.25 x the tube's median) is left out too: the superior and lateral ampullae open
+    into the vestibule side by side and may touch there (the loop count of ``topology_ok`` still
+    refuses a contact that closes a loop).
     """
     from scipy.spatial import cKDTree
 
@@ -103,6 +107,10 @@ def canal_clearance_mm(lab: Labyrinth) -> float:
             along = np.cumsum(np.r_[0, np.linalg.norm(np.diff(pts, axis=0), axis=1)])
             keep = along < along[-1] - (np.linalg.norm(crus - pts[-1]) + 3.0)
             pts, rad = pts[keep], rad[keep]
+        if not ampullae:
+            bulb = np.flatnonzero(rad > 1.25 * np.median(rad))
+            start = bulb[-1] + 1 if len(bulb) and bulb[0] < 0.3 * len(rad) else 0
+            pts, rad = pts[start:], rad[start:]
         parts[t.name] = (pts, rad)
     best = np.inf
     names = sorted(parts)

@@ -26,6 +26,7 @@ from ..labels import Structure
 from .measure import cochlear_turns, fit_canal, plane_angle_deg, volumes_mm3
 
 CANALS = (Structure.SUPERIOR_CANAL, Structure.LATERAL_CANAL, Structure.POSTERIOR_CANAL)
+NEAR_VESTIBULE_MM = 2.0
 
 
 def anatomical_frame(centroids_mm: dict[Structure, np.ndarray]) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -63,6 +64,10 @@ class LabyrinthShape:
     cochlea_turns: float
     canal_radius_mm: dict[str, float]
     canal_lumen_mm: dict[str, float]  # mean of the narrower 80 % of the centre line (leaves the ampulla out)
+    #: each canal's volume within :data:`NEAR_VESTIBULE_MM` of the vestibule (its ampulla and openings)
+    canal_near_vestibule_mm3: dict[str, float]
+    #: each canal's widest inscribed diameter within :data:`NEAR_VESTIBULE_MM` of the vestibule (its ampulla)
+    ampulla_mm: dict[str, float]
     cochlea_lumen_mm: dict[str, float]  # "median" and "p90" (basal turn) along the centre line
     canal_angle_deg: dict[str, float]  # "superior-lateral", "superior-posterior", "lateral-posterior"
     vestibule_axes_mm: tuple[float, float, float]  # full lengths, largest first
@@ -151,6 +156,24 @@ def lumen_diameters_mm(labels: np.ndarray, structure: Structure, spacing_zyx_mm,
     return 2.0 * dist
 
 
+def ampulla_measures(labels: np.ndarray, spacing_zyx_mm) -> tuple[dict[str, float], dict[str, float]]:
+    """Per canal: volume (mm^3) within :data:`NEAR_VESTIBULE_MM` of the vestibule, and the widest inscribed
+    diameter (mm, twice the labyrinth's distance transform) of the canal's voxels there.
+
+    Where the vestibule ends and a canal begins is where labellings differ most (the ampullae sit on the
+    vestibule's wall), so these two numbers say whether the phantom draws its ampullae as the real labels do.
+    """
+    sp = np.asarray(spacing_zyx_mm, float)
+    near = ndimage.distance_transform_edt(labels != Structure.VESTIBULE, sampling=sp) < NEAR_VESTIBULE_MM
+    depth = ndimage.distance_transform_edt(np.pad(labels > 0, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
+    volume, diameter = {}, {}
+    for st in CANALS:
+        m = (labels == st) & near
+        volume[st.key] = float(m.sum() * sp.prod())
+        diameter[st.key] = float(2.0 * depth[m].max()) if m.any() else 0.0
+    return volume, diameter
+
+
 def vestibule_axes_mm(labels: np.ndarray, spacing_zyx_mm) -> tuple[float, float, float]:
     """Full axis lengths of the ellipsoid with the vestibule's second moments (2 sqrt(5 lambda)), largest first."""
     pts = _points_xyz_mm(labels == Structure.VESTIBULE, spacing_zyx_mm)
@@ -204,6 +227,7 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
     angles = {f"{a}-{b}": plane_angle_deg(normals[a], normals[b])
               for a, b in (("superior", "lateral"), ("superior", "posterior"), ("lateral", "posterior"))}
     diameter, width, height = cochlea_dimensions_mm(labels, sp)
+    near_volume, ampulla = ampulla_measures(labels, sp)
     d_coch = lumen_diameters_mm(labels, Structure.COCHLEA, sp)
     coch_lumen = {"median": float(np.median(d_coch)), "p90": float(np.percentile(d_coch, 90))} if len(d_coch) \
         else {"median": 0.0, "p90": 0.0}
@@ -212,6 +236,7 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
         cochlea_basal_diameter_mm=diameter, cochlea_width_mm=width, cochlea_height_mm=height,
         cochlea_turns=cochlear_turns(labels, sp),
         canal_radius_mm={k: float(v) for k, v in radius.items()}, canal_lumen_mm=lumen,
+        canal_near_vestibule_mm3=near_volume, ampulla_mm=ampulla,
         cochlea_lumen_mm=coch_lumen,
         canal_angle_deg=angles, vestibule_axes_mm=vestibule_axes_mm(labels, sp),
         common_crus_mm=common_crus_mm(labels, sp), centroid_mm=centroid)

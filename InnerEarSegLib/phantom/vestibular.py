@@ -55,9 +55,11 @@ def build_vestibule(p: dict) -> tuple[list[Ellipsoid], dict]:
     return blobs, attach
 
 
-def _canal_tube(structure, points, lumen_mm, amp_scale, limb_len_mm, name) -> Tube:
+def _canal_tube(structure, points, lumen_mm, limb_len_mm, name, ampulla: tuple[float, float, float]) -> Tube:
+    """A canal tube; `ampulla` = (scale x lumen, Gaussian half-length mm, centre past the limb mm)."""
     pts, s = resample_polyline(points, STEP_MM)
-    radii = ampulla_radii(s, lumen_mm, limb_len_mm + 0.6, amp_scale)
+    scale, half_length_mm, past_limb_mm = ampulla
+    radii = ampulla_radii(s, lumen_mm, limb_len_mm + past_limb_mm, scale, half_length_mm=half_length_mm)
     return Tube(structure, pts, radii, name)
 
 
@@ -69,6 +71,10 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     npl = p["canal_nonplanarity_mm"]
     phs = p["canal_nonplanarity_phase"]
     amp = p["ampulla_scale"]
+
+    def ampulla_of(key):  # calibrated anatomy draws each canal's bulb; classic: one scale, 0.75 mm, 0.6 mm
+        a = p.get("ampulla", {}).get(key, {})
+        return a.get("scale", amp), a.get("half_length_mm", 0.75), a.get("past_limb_mm", 0.6)
     crus_base = attach["crus_base"]
     crus_top = crus_base + p["crus_length_mm"] * unit([-0.1, 0.0, 1.0])
     anterior_off = 0.22 * unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], unit(crus_top - crus_base))
@@ -95,8 +101,8 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     if status.get("superior") != "missing":
         pts = np.vstack([attach["superior"], arc, crus_top + anterior_off, crus_base + anterior_off])
         limb = np.linalg.norm(arc[0] - attach["superior"])
-        tubes.append(_canal_tube(Structure.SUPERIOR_CANAL, pts, lumen_of("superior"), amp, limb,
-                                 "superior canal"))
+        tubes.append(_canal_tube(Structure.SUPERIOR_CANAL, pts, lumen_of("superior"), limb, "superior canal",
+                                 ampulla_of("superior")))
 
     # posterior: crus end at crus_top, arc postero-laterally and down to the postero-inferior ampulla
     n, h, v = _plane_basis(_jittered_normal([1, -1, 0], jit[1]), [1, 1, 0])
@@ -116,8 +122,8 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     if status.get("posterior") != "missing":
         pts = np.vstack([attach["posterior"], arc, crus_top - anterior_off, crus_base - anterior_off])
         limb = np.linalg.norm(arc[0] - attach["posterior"])
-        tubes.append(_canal_tube(Structure.POSTERIOR_CANAL, pts, lumen_of("posterior"), amp, limb,
-                                 "posterior canal"))
+        tubes.append(_canal_tube(Structure.POSTERIOR_CANAL, pts, lumen_of("posterior"), limb, "posterior canal",
+                                 ampulla_of("posterior")))
 
     # lateral: horizontal arc bulging postero-laterally, two separate openings into the vestibule
     n, h, v = _plane_basis_towards(_jittered_normal([0, 0, 1], jit[2]), [1, 0, 0], [0, 1, 0])
@@ -133,6 +139,6 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     if status.get("lateral") != "missing":
         pts = np.vstack([attach["lateral_ampulla"], arc, attach["lateral_posterior"]])
         limb = np.linalg.norm(arc[0] - attach["lateral_ampulla"])
-        tubes.append(_canal_tube(Structure.LATERAL_CANAL, pts, lumen_of("lateral"), amp, limb,
-                                 "lateral canal"))
+        tubes.append(_canal_tube(Structure.LATERAL_CANAL, pts, lumen_of("lateral"), limb, "lateral canal",
+                                 ampulla_of("lateral")))
     return tubes, marks
