@@ -39,9 +39,9 @@ MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
 #: diameter there, match the real labyrinths (``benchmarks/compare_anatomy.py``, docs/phantom.md): real lateral
 #: canals hold 10.4 mm^3 there (classic bulb 5.4), their ampulla 2.3 mm across, next to the vestibule.
 AMPULLA_RANGES = {
-    "superior": ((2.1, 2.5), (0.8, 1.0), (0.0, 0.3)),
-    "lateral": ((2.5, 2.9), (0.9, 1.15), (-0.5, -0.1)),
-    "posterior": ((2.0, 2.3), (0.8, 0.9), (0.2, 0.5)),
+    "superior": ((1.9, 2.2), (0.9, 1.15), (0.0, 0.3)),
+    "lateral": ((2.3, 2.6), (1.0, 1.3), (-0.5, -0.1)),
+    "posterior": ((1.9, 2.15), (0.9, 1.1), (0.1, 0.4)),
 }
 
 

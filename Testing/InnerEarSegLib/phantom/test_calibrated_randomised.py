@@ -54,6 +54,26 @@ def test_calibrated_ears_are_whole_labyrinths_whose_canals_close_one_loop_each()
     assert good >= 8
 
 
+@pytest.mark.slow
+def test_calibrated_ampullae_hold_as_much_canal_next_to_the_vestibule_as_real_labyrinths_and_classic_ones_do_not():
+    from InnerEarSegLib.phantom.shape_measures import ampulla_measures
+
+    grid = Grid((111, 111, 111), (-10.5, -10.5, -10.0), (0.2, 0.2, 0.2))
+
+    def lateral_near_mm3(anatomy):
+        out = []
+        for seed in range(40, 46):
+            scene, _ = build_scene(seed, {Side.LEFT: ()}, anatomy=anatomy)
+            assert scene.ears[0].labyrinth.params["draws"] < 30  # a draw passed the clearance and loop checks
+            labels = rasterise_labels(grid, scene.ears[0].labyrinth, np.eye(3), np.zeros(3))
+            out.append(ampulla_measures(labels, (0.2, 0.2, 0.2))[0]["lateral"])
+        return np.median(out)
+    # real labyrinths 01-40 (benchmarks/compare_anatomy.py): lateral canal within 2 mm of the vestibule
+    # 10.1 mm^3, 5-95 % 9.0-12.4; the classic phantom 5.9 (4.9-7.4)
+    assert 9.0 <= lateral_near_mm3("calibrated") <= 12.5
+    assert lateral_near_mm3("classic") < 7.5
+
+
 def test_an_unknown_anatomy_or_appearance_is_refused_by_name():
     with pytest.raises(ValueError, match="anatomy must be one of"):
         generate_roi(1, Side.LEFT, anatomy="alien")

@@ -5,8 +5,9 @@ import pytest
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom.case import build_scene
 from InnerEarSegLib.phantom.raster import Grid, rasterise_labels
-from InnerEarSegLib.phantom.shape_measures import (anatomical_frame, common_crus_mm, lumen_diameters_mm,
-                                                   measure_labyrinth, vestibule_axes_mm)
+from InnerEarSegLib.phantom.shape_measures import (NEAR_VESTIBULE_MM, ampulla_measures, anatomical_frame,
+                                                   common_crus_mm, lumen_diameters_mm, measure_labyrinth,
+                                                   vestibule_axes_mm)
 
 SP = (0.1, 0.1, 0.1)
 
@@ -28,6 +29,19 @@ def test_the_lumen_of_a_straight_tube_is_its_diameter():
     labels = np.where((y - 2.0) ** 2 + (z - 2.0) ** 2 <= 0.45**2, Structure.LATERAL_CANAL, 0).astype(np.uint8)
     d = lumen_diameters_mm(labels, Structure.LATERAL_CANAL, SP)
     assert np.median(d) == pytest.approx(0.9, abs=0.1)
+
+
+def test_a_canal_opening_into_the_vestibule_has_its_first_2_mm_and_its_width_there_measured():
+    x, y, z = _coords((60, 60, 120))
+    labels = np.zeros(x.shape, np.uint8)
+    labels[x < 3.0] = Structure.VESTIBULE  # a wall of vestibule, the canal leaves it along +x
+    bulb = np.where((x >= 3.4) & (x < 5.4), 0.9, 0.5)  # a 1.8 mm wide, 2 mm long ampulla by the vestibule
+    labels[(x >= 3.0) & (x < 11.0) & ((y - 3.0) ** 2 + (z - 3.0) ** 2 <= bulb**2)] = Structure.LATERAL_CANAL
+    near, widest = ampulla_measures(labels, SP)
+    assert NEAR_VESTIBULE_MM == 2.0
+    assert near["lateral"] == pytest.approx(np.pi * (0.5**2 * 0.4 + 0.9**2 * 1.6), rel=0.08)  # x 3.0-5.0 mm
+    assert widest["lateral"] == pytest.approx(1.8, abs=0.15)
+    assert near["superior"] == 0.0 and widest["superior"] == 0.0  # absent canal
 
 
 def test_the_common_crus_is_as_long_as_the_canals_run_side_by_side():
