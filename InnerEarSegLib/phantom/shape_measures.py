@@ -68,6 +68,9 @@ class LabyrinthShape:
     canal_near_vestibule_mm3: dict[str, float]
     #: each canal's widest inscribed diameter within :data:`NEAR_VESTIBULE_MM` of the vestibule (its ampulla)
     ampulla_mm: dict[str, float]
+    #: each canal's arc cross-section (see :func:`canal_cross_section`): "<canal>.area_mm2", ".width_mm"
+    #: (within the canal's plane) and ".height_mm" (across it)
+    canal_section: dict[str, float]
     cochlea_lumen_mm: dict[str, float]  # "median" and "p90" (basal turn) along the centre line
     canal_angle_deg: dict[str, float]  # "superior-lateral", "superior-posterior", "lateral-posterior"
     vestibule_axes_mm: tuple[float, float, float]  # full lengths, largest first
@@ -174,6 +177,45 @@ def ampulla_measures(labels: np.ndarray, spacing_zyx_mm) -> tuple[dict[str, floa
     return volume, diameter
 
 
+def canal_cross_section(labels: np.ndarray, structure: Structure, spacing_zyx_mm, *,
+                        away_from_vestibule_mm: float = 2.5, sector_deg: float = 10.0) -> tuple[float, float, float]:
+    """(area mm^2, width mm, height mm) of a canal's lumen across its arc, medians over angular sectors.
+
+    The canal's plane and arc centre come from :func:`.measure.fit_canal`; its voxels farther than
+    `away_from_vestibule_mm` from the vestibule are cut into `sector_deg` sectors about the arc centre.
+    Per sector: area = volume / arc length at the sector's mean radius; width (within the canal's plane,
+    radially) and height (along the plane's normal) = 4 x the standard deviation, the full axes of a
+    uniform ellipse (a round lumen gives its diameter twice). Real canals are wider than high.
+    """
+    sp = np.asarray(spacing_zyx_mm, float)
+    try:
+        normal, _, centre = fit_canal(labels, structure, sp)
+    except ValueError:
+        return 0.0, 0.0, 0.0
+    mask = (labels == structure) & (ndimage.distance_transform_edt(labels != Structure.VESTIBULE, sampling=sp)
+                                    > away_from_vestibule_mm)
+    rel = np.argwhere(mask) * sp - centre
+    if len(rel) < 50:
+        return 0.0, 0.0, 0.0
+    height = rel @ normal
+    in_plane = rel - np.outer(height, normal)
+    radius = np.linalg.norm(in_plane, axis=1)
+    e1 = in_plane[np.argmax(radius)] / radius.max()
+    angle = np.degrees(np.arctan2(in_plane @ np.cross(normal, e1), in_plane @ e1)) % 360.0
+    sector = (angle // sector_deg).astype(int)
+    area, width, high = [], [], []
+    for k in np.unique(sector):
+        sel = sector == k
+        if sel.sum() < 20:
+            continue
+        area.append(sel.sum() * sp.prod() / (radius[sel].mean() * np.radians(sector_deg)))
+        width.append(4.0 * radius[sel].std())
+        high.append(4.0 * height[sel].std())
+    if not area:
+        return 0.0, 0.0, 0.0
+    return float(np.median(area)), float(np.median(width)), float(np.median(high))
+
+
 def vestibule_axes_mm(labels: np.ndarray, spacing_zyx_mm) -> tuple[float, float, float]:
     """Full axis lengths of the ellipsoid with the vestibule's second moments (2 sqrt(5 lambda)), largest first."""
     pts = _points_xyz_mm(labels == Structure.VESTIBULE, spacing_zyx_mm)
@@ -228,6 +270,10 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
               for a, b in (("superior", "lateral"), ("superior", "posterior"), ("lateral", "posterior"))}
     diameter, width, height = cochlea_dimensions_mm(labels, sp)
     near_volume, ampulla = ampulla_measures(labels, sp)
+    section = {}
+    for st in CANALS:
+        area, width, height = canal_cross_section(labels, st, sp)
+        section.update({f"{st.key}.area_mm2": area, f"{st.key}.width_mm": width, f"{st.key}.height_mm": height})
     d_coch = lumen_diameters_mm(labels, Structure.COCHLEA, sp)
     coch_lumen = {"median": float(np.median(d_coch)), "p90": float(np.percentile(d_coch, 90))} if len(d_coch) \
         else {"median": 0.0, "p90": 0.0}
@@ -236,7 +282,7 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
         cochlea_basal_diameter_mm=diameter, cochlea_width_mm=width, cochlea_height_mm=height,
         cochlea_turns=cochlear_turns(labels, sp),
         canal_radius_mm={k: float(v) for k, v in radius.items()}, canal_lumen_mm=lumen,
-        canal_near_vestibule_mm3=near_volume, ampulla_mm=ampulla,
+        canal_near_vestibule_mm3=near_volume, ampulla_mm=ampulla, canal_section=section,
         cochlea_lumen_mm=coch_lumen,
         canal_angle_deg=angles, vestibule_axes_mm=vestibule_axes_mm(labels, sp),
         common_crus_mm=common_crus_mm(labels, sp), centroid_mm=centroid)

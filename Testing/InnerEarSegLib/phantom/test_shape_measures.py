@@ -5,7 +5,7 @@ import pytest
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom.case import build_scene
 from InnerEarSegLib.phantom.raster import Grid, rasterise_labels
-from InnerEarSegLib.phantom.shape_measures import (NEAR_VESTIBULE_MM, ampulla_measures, anatomical_frame,
+from InnerEarSegLib.phantom.shape_measures import (NEAR_VESTIBULE_MM, ampulla_measures, anatomical_frame, canal_cross_section,
                                                    common_crus_mm, lumen_diameters_mm, measure_labyrinth,
                                                    vestibule_axes_mm)
 
@@ -42,6 +42,18 @@ def test_a_canal_opening_into_the_vestibule_has_its_first_2_mm_and_its_width_the
     assert near["lateral"] == pytest.approx(np.pi * (0.5**2 * 0.4 + 0.9**2 * 1.6), rel=0.08)  # x 3.0-5.0 mm
     assert widest["lateral"] == pytest.approx(1.8, abs=0.15)
     assert near["superior"] == 0.0 and widest["superior"] == 0.0  # absent canal
+
+
+def test_the_cross_section_of_a_flattened_canal_is_wider_within_its_plane_than_across_it():
+    x, y, z = _coords((60, 90, 90))
+    labels = np.zeros(x.shape, np.uint8)
+    labels[(x - 4.5) ** 2 + (y - 1.0) ** 2 <= 1.0] = Structure.VESTIBULE  # a vestibule beside the arc
+    radial = np.hypot(x - 4.5, y - 4.5) - 2.5  # a torus of arc radius 2.5 mm in the x-y plane
+    ellipse = (radial / 0.5) ** 2 + ((z - 3.0) / 0.35) ** 2 <= 1.0  # lumen 1.0 mm wide, 0.7 mm high
+    labels[ellipse & (labels == 0)] = Structure.LATERAL_CANAL
+    area, width, height = canal_cross_section(labels, Structure.LATERAL_CANAL, SP)
+    assert width == pytest.approx(1.0, abs=0.06) and height == pytest.approx(0.7, abs=0.06)
+    assert area == pytest.approx(np.pi * 0.5 * 0.35, rel=0.06)
 
 
 def test_the_common_crus_is_as_long_as_the_canals_run_side_by_side():
