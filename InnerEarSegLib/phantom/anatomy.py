@@ -26,12 +26,19 @@ from ..labels import Structure
 
 @dataclass(frozen=True, eq=False)
 class Tube:
-    """Swept-sphere tube: centre line ``points_mm`` (N, 3) in the ear frame, ``radii_mm`` (N,)."""
+    """Swept-sphere tube: centre line ``points_mm`` (N, 3) in the ear frame, ``radii_mm`` (N,).
+
+    With ``thin_axis`` (unit (3,), ear frame) and ``aspect_ratio`` (N,) in (0, 1], each sphere is an
+    oblate spheroid instead, its semi-axis along ``thin_axis`` ``aspect_ratio`` x the radius: a canal
+    flattened across its plane (real canals are wider than high, docs/phantom.md).
+    """
 
     structure: Structure
     points_mm: np.ndarray
     radii_mm: np.ndarray
     name: str = ""
+    thin_axis: np.ndarray | None = None
+    aspect_ratio: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)

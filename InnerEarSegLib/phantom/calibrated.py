@@ -28,6 +28,8 @@ Real numbers: ``Daniel-Nicolae/Modelling-the-Human-Semicircular-Canals`` @
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .anatomy import Ellipsoid, Labyrinth, Tube, _clipped_normal
@@ -38,9 +40,13 @@ MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
 #: uniform ranges. Set so that each canal's volume within 2 mm of the vestibule, and its widest inscribed
 #: diameter there, match the real labyrinths (``benchmarks/compare_anatomy.py``, docs/phantom.md): real lateral
 #: canals hold 10.4 mm^3 there (classic bulb 5.4), their ampulla 2.3 mm across, next to the vestibule.
+#: Height / width of each canal's lumen (its short axis across the canal's plane; the area is kept), uniform
+#: ranges. Real canals 01-12 measure 0.79 (superior), 0.62 (lateral), 0.64 (posterior) by
+#: ``shape_measures.canal_cross_section`` at 0.2 mm, where a round phantom canal reads 0.9.
+CANAL_ASPECT_RANGES = {"superior": (0.75, 0.95), "lateral": (0.6, 0.8), "posterior": (0.6, 0.8)}
 AMPULLA_RANGES = {
     "superior": ((1.9, 2.2), (0.9, 1.15), (0.0, 0.3)),
-    "lateral": ((2.3, 2.6), (1.0, 1.3), (-0.5, -0.1)),
+    "lateral": ((2.1, 2.4), (1.0, 1.3), (-0.5, -0.1)),
     "posterior": ((1.9, 2.15), (0.9, 1.1), (0.1, 0.4)),
 }
 
@@ -69,9 +75,9 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
         "superior_radius_mm": _clipped_normal(rng, 3.5, 0.22, 3.0, 4.1),
         "posterior_radius_mm": _clipped_normal(rng, 3.05, 0.2, 2.7, 3.5),
         "lateral_radius_mm": _clipped_normal(rng, 2.5, 0.13, 2.2, 2.85),
-        "superior_lumen_mm": float(rng.uniform(0.8, 1.05)),
-        "posterior_lumen_mm": float(rng.uniform(0.85, 1.1)),
-        "lateral_lumen_mm": float(rng.uniform(0.85, 1.1)),
+        "superior_lumen_mm": float(rng.uniform(0.9, 1.15)),
+        "posterior_lumen_mm": float(rng.uniform(0.95, 1.2)),
+        "lateral_lumen_mm": float(rng.uniform(0.95, 1.2)),
         "superior_arc_deg": float(rng.uniform(240, 260)),
         "posterior_arc_deg": float(rng.uniform(245, 265)),
         "lateral_arc_deg": float(rng.uniform(245, 268)),
@@ -101,6 +107,8 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
     p["ampulla"] = {key: {"scale": float(rng.uniform(*scale)), "half_length_mm": float(rng.uniform(*half)),
                           "past_limb_mm": float(rng.uniform(*past))}
                     for key, (scale, half, past) in AMPULLA_RANGES.items()}
+    # real canals are wider than high (benchmarks/compare_anatomy.py, canal_section): height / width of the lumen
+    p["canal_aspect"] = {key: float(rng.uniform(*bounds)) for key, bounds in CANAL_ASPECT_RANGES.items()}
     return p
 
 
@@ -175,7 +183,7 @@ def deform_labyrinth(lab: Labyrinth, u) -> Labyrinth:
     Radii and ellipsoid axes are kept (the gradient bound keeps local stretch within +-35 %), so each
     primitive stays a valid swept sphere or ellipsoid and the labels stay exact.
     """
-    tubes = tuple(Tube(t.structure, t.points_mm + u(t.points_mm), t.radii_mm, t.name) for t in lab.tubes)
+    tubes = tuple(replace(t, points_mm=t.points_mm + u(t.points_mm)) for t in lab.tubes)
     blobs = tuple(Ellipsoid(b.structure, b.centre_mm + u(b.centre_mm[None])[0], b.axes, b.semi_mm, b.name)
                   for b in lab.blobs)
     marks = {}

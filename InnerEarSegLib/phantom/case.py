@@ -18,6 +18,8 @@ from .scene import draw_head_params, ear_placement, head_rotation
 from .surroundings import draw_surroundings_params, draw_tissue_hu
 
 MAX_DRAWS = 30
+#: calibrated canals are wider and their ampullae larger, so fewer draws keep every canal clear of the others
+MAX_DRAWS_CALIBRATED = 80
 MIN_CANAL_GAP_MM = 0.2  # bone between two canals (walls); anatomically they never touch
 _STREAMS = {"anatomy": 1, "surroundings": 3, "pathology": 5, "effects": 7, "jitter": 9, "head": 20, "tissue": 21,
             "physics": 22, "fov": 23, "appearance": 30, "distractors": 32}
@@ -44,8 +46,9 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
     labyrinth elastically (before the canal-clearance check, so a deformed anatomy is redrawn too).
     """
     rng_anat, rng_path = stream(seed, "anatomy", side), stream(seed, "pathology", side)
-    draw = draw_calibrated_params if check_anatomy(anatomy) == "calibrated" else draw_anatomy_params
-    for attempt in range(MAX_DRAWS):  # redraw anatomies whose canals would touch each other
+    calibrated = check_anatomy(anatomy) == "calibrated"
+    draw = draw_calibrated_params if calibrated else draw_anatomy_params
+    for attempt in range(MAX_DRAWS_CALIBRATED if calibrated else MAX_DRAWS):  # redraw anatomies whose canals touch
         params = draw(rng_anat)
         params, status, cavity, records = apply_before_build(tuple(pathologies), params, rng_path)
         lab = build_labyrinth(params, status=status, common_cavity=cavity)
@@ -53,7 +56,6 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
             el = params["elastic"]
             field = elastic_field(el["rms_mm"], el["wavelength_mm"], np.random.default_rng(el["seed"]))
             lab = deform_labyrinth(lab, field)
-        calibrated = anatomy != "classic"
         if (canal_clearance_mm(lab, ampullae=not calibrated) >= MIN_CANAL_GAP_MM
                 and (not calibrated or cavity or topology_ok(lab))):
             break

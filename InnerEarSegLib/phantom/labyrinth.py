@@ -1,6 +1,8 @@
 """Assemble one ear's labyrinth (cochlea + vestibule + canals) with landmarks and structure status."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..labels import Structure
@@ -12,7 +14,8 @@ CANAL_KEYS = ("superior", "lateral", "posterior")
 
 
 def _rotate_tube(t: Tube, rot: np.ndarray) -> Tube:
-    return Tube(t.structure, t.points_mm @ rot.T, t.radii_mm, t.name)
+    axis = None if t.thin_axis is None else rot @ t.thin_axis
+    return replace(t, points_mm=t.points_mm @ rot.T, thin_axis=axis)
 
 
 def _rotate_blob(b: Ellipsoid, rot: np.ndarray) -> Ellipsoid:
@@ -90,10 +93,10 @@ def canal_clearance_mm(lab: Labyrinth, *, ampullae: bool = True) -> float:
 
     The superior and posterior canals share the common crus, so the last ``crus + 3 mm`` of each
     (the crus and the arcs' convergence onto it) is left out of the comparison. With
-    ``ampullae=False`` each canal's ampullary end (its points up to the end of the bulb, where the
-    radius exceeds 1.25 x the tube's median) is left out too: the superior and lateral ampullae open
-    into the vestibule side by side and may touch there (the loop count of ``topology_ok`` still
-    refuses a contact that closes a loop).
+    ``ampullae=False`` the superior and lateral canals' ampullary ends (their points up to the end of the
+    bulb, where the radius exceeds 1.25 x the tube's median) are left out of their comparison with each
+    other: those two ampullae open into the vestibule side by side and may touch there (the loop count
+    of ``topology_ok`` still refuses a contact that closes a loop).
     """
     from scipy.spatial import cKDTree
 
@@ -107,16 +110,17 @@ def canal_clearance_mm(lab: Labyrinth, *, ampullae: bool = True) -> float:
             along = np.cumsum(np.r_[0, np.linalg.norm(np.diff(pts, axis=0), axis=1)])
             keep = along < along[-1] - (np.linalg.norm(crus - pts[-1]) + 3.0)
             pts, rad = pts[keep], rad[keep]
-        if not ampullae:
-            bulb = np.flatnonzero(rad > 1.25 * np.median(rad))
-            start = bulb[-1] + 1 if len(bulb) and bulb[0] < 0.3 * len(rad) else 0
-            pts, rad = pts[start:], rad[start:]
-        parts[t.name] = (pts, rad)
+        bulb = np.flatnonzero(rad > 1.25 * np.median(rad))
+        start = bulb[-1] + 1 if len(bulb) and bulb[0] < 0.3 * len(rad) else 0
+        # a flattened canal counts as round (its width): conservative
+        parts[t.name] = (pts, rad), (pts[start:], rad[start:])
     best = np.inf
     names = sorted(parts)
+    side_by_side = {"lateral canal", "superior canal"}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            (pa, ra), (pb, rb) = parts[a], parts[b]
+            trim = int(not ampullae and {a, b} == side_by_side)
+            (pa, ra), (pb, rb) = parts[a][trim], parts[b][trim]
             if len(pa) and len(pb):
                 d, j = cKDTree(pb).query(pa)
                 best = min(best, float((d - ra - rb[j]).min()))

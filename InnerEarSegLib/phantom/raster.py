@@ -68,8 +68,12 @@ def _stencil(ext: np.ndarray, spacing: np.ndarray, reach_mm: float) -> np.ndarra
 
 
 def _stamp_spheres(depth: np.ndarray, centres_xyz: np.ndarray, radii: np.ndarray, spacing: np.ndarray,
-                   margin_mm: float) -> None:
-    """Max-accumulate ``r - distance`` of each sphere into `depth` (z, y, x) where it exceeds -margin."""
+                   margin_mm: float, thin_axis_mm: np.ndarray | None = None, aspect: np.ndarray | None = None) -> None:
+    """Max-accumulate ``r - distance`` of each sphere into `depth` (z, y, x) where it exceeds -margin.
+
+    With `thin_axis_mm` (unit, grid axes x, y, z in mm) and `aspect` (per sphere), the distance is the
+    spheroid's: ``sqrt(|d|^2 + (1/aspect^2 - 1) (d . axis)^2)``, so the semi-axis along it is aspect x r.
+    """
     if len(centres_xyz) == 0:
         return
     shape_xyz = np.array(depth.shape[::-1])
@@ -80,9 +84,11 @@ def _stamp_spheres(depth: np.ndarray, centres_xyz: np.ndarray, radii: np.ndarray
     for key in np.unique(keys):
         sel = keys == key
         c_all, r_all = centres_xyz[sel], radii[sel]
+        k_all = None if aspect is None else (1.0 / aspect[sel] ** 2 - 1.0).astype(np.float32)
         ext = ext_all[sel].max(axis=0)
         keep = np.all((c_all + ext > -1) & (c_all - ext < shape_xyz), axis=1)
         c_all, r_all = c_all[keep], r_all[keep]
+        k_all = None if k_all is None else k_all[keep]
         if len(c_all) == 0:
             continue
         off = _stencil(ext, spacing, float(r_all.max()) + margin_mm)
@@ -94,7 +100,11 @@ def _stamp_spheres(depth: np.ndarray, centres_xyz: np.ndarray, radii: np.ndarray
             frac = ((base - c) * spacing).astype(np.float32)
             vox = base[:, None, :] + off[None, :, :]
             delta = frac[:, None, :] + off[None, :, :].astype(np.float32) * sp32
-            val = r.astype(np.float32)[:, None] - np.sqrt((delta * delta).sum(axis=-1))
+            dist2 = (delta * delta).sum(axis=-1)
+            if k_all is not None:
+                along = delta @ thin_axis_mm.astype(np.float32)
+                dist2 = dist2 + k_all[i:i + chunk, None] * along * along
+            val = r.astype(np.float32)[:, None] - np.sqrt(dist2)
             ok = (val > -margin_mm) & np.all((vox >= 0) & (vox < shape_xyz), axis=-1)
             v = vox[ok].astype(np.int64)
             flat = (v[:, 2] * shape_xyz[1] + v[:, 1]) * shape_xyz[0] + v[:, 0]
@@ -179,7 +189,12 @@ def rasterise_depth(grid: Grid, labyrinth: Labyrinth, rot: np.ndarray, shift: np
             pts, s = resample_polyline(prim.points_mm, step)
             s_src = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(prim.points_mm, axis=0), axis=1))])
             radii = np.interp(s, s_src, prim.radii_mm)
-            _stamp_spheres(target, pts @ m.T + b, radii, spacing, margin_mm)
+            axis = aspect = None
+            if prim.thin_axis is not None:
+                axis = (m @ prim.thin_axis) * spacing  # ear frame -> grid axes in mm
+                axis = axis / np.linalg.norm(axis)
+                aspect = np.interp(s, s_src, prim.aspect_ratio)
+            _stamp_spheres(target, pts @ m.T + b, radii, spacing, margin_mm, axis, aspect)
         else:
             _stamp_ellipsoid(target, prim, m, b, spacing, margin_mm)
     return depth

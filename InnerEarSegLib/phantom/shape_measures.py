@@ -68,8 +68,8 @@ class LabyrinthShape:
     canal_near_vestibule_mm3: dict[str, float]
     #: each canal's widest inscribed diameter within :data:`NEAR_VESTIBULE_MM` of the vestibule (its ampulla)
     ampulla_mm: dict[str, float]
-    #: each canal's arc cross-section (see :func:`canal_cross_section`): "<canal>.area_mm2", ".width_mm"
-    #: (within the canal's plane) and ".height_mm" (across it)
+    #: each canal's lumen across its centre line (see :func:`canal_cross_section`): "<canal>.area_mm2",
+    #: ".width_mm" (major axis) and ".height_mm" (minor axis)
     canal_section: dict[str, float]
     cochlea_lumen_mm: dict[str, float]  # "median" and "p90" (basal turn) along the centre line
     canal_angle_deg: dict[str, float]  # "superior-lateral", "superior-posterior", "lateral-posterior"
@@ -178,42 +178,55 @@ def ampulla_measures(labels: np.ndarray, spacing_zyx_mm) -> tuple[dict[str, floa
 
 
 def canal_cross_section(labels: np.ndarray, structure: Structure, spacing_zyx_mm, *,
-                        away_from_vestibule_mm: float = 2.5, sector_deg: float = 10.0) -> tuple[float, float, float]:
-    """(area mm^2, width mm, height mm) of a canal's lumen across its arc, medians over angular sectors.
+                        away_from_vestibule_mm: float = 2.5, step_mm: float = 0.4,
+                        slab_mm: float = 0.3) -> tuple[float, float, float]:
+    """(area mm^2, width mm, height mm) of a canal's lumen across its own centre line, medians along it.
 
-    The canal's plane and arc centre come from :func:`.measure.fit_canal`; its voxels farther than
-    `away_from_vestibule_mm` from the vestibule are cut into `sector_deg` sectors about the arc centre.
-    Per sector: area = volume / arc length at the sector's mean radius; width (within the canal's plane,
-    radially) and height (along the plane's normal) = 4 x the standard deviation, the full axes of a
-    uniform ellipse (a round lumen gives its diameter twice). Real canals are wider than high.
+    Centre-line points (the ridge of :func:`lumen_diameters_mm`, farther than `away_from_vestibule_mm`
+    from the vestibule) are taken every `step_mm`; the local direction is the main axis of the ridge
+    within 0.8 mm. Across it, the canal's voxels in a slab `slab_mm` thick and within 1.2 mm give the
+    section: area = their volume / `slab_mm`; width and height = 4 x the standard deviation along the
+    section's major and minor axes (the full axes of a uniform ellipse; a round lumen gives its diameter
+    twice). Measured across the centre line, so a canal's arc need not be a circle.
     """
+    from scipy.spatial import cKDTree
+
     sp = np.asarray(spacing_zyx_mm, float)
-    try:
-        normal, _, centre = fit_canal(labels, structure, sp)
-    except ValueError:
+    mask = labels == structure
+    if mask.sum() < 50:
         return 0.0, 0.0, 0.0
-    mask = (labels == structure) & (ndimage.distance_transform_edt(labels != Structure.VESTIBULE, sampling=sp)
-                                    > away_from_vestibule_mm)
-    rel = np.argwhere(mask) * sp - centre
-    if len(rel) < 50:
+    edt = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
+    far = ndimage.distance_transform_edt(labels != Structure.VESTIBULE, sampling=sp) > away_from_vestibule_mm
+    ridge = mask & far & (edt >= ndimage.maximum_filter(edt, size=3) - 1e-6)
+    ridge_mm = np.argwhere(ridge) * sp
+    voxels_mm = np.argwhere(mask) * sp
+    if len(ridge_mm) < 10:
         return 0.0, 0.0, 0.0
-    height = rel @ normal
-    in_plane = rel - np.outer(height, normal)
-    radius = np.linalg.norm(in_plane, axis=1)
-    e1 = in_plane[np.argmax(radius)] / radius.max()
-    angle = np.degrees(np.arctan2(in_plane @ np.cross(normal, e1), in_plane @ e1)) % 360.0
-    sector = (angle // sector_deg).astype(int)
-    area, width, high = [], [], []
-    for k in np.unique(sector):
-        sel = sector == k
-        if sel.sum() < 20:
+    ridge_tree, voxel_tree = cKDTree(ridge_mm), cKDTree(voxels_mm)
+    chosen: list[int] = []
+    taken = np.zeros(len(ridge_mm), bool)
+    for i in range(len(ridge_mm)):  # centre-line points at least step_mm apart
+        if not taken[i]:
+            chosen.append(i)
+            taken[ridge_tree.query_ball_point(ridge_mm[i], step_mm)] = True
+    area, width, height = [], [], []
+    for i in chosen:
+        near = ridge_mm[ridge_tree.query_ball_point(ridge_mm[i], 0.8)]
+        if len(near) < 4:
             continue
-        area.append(sel.sum() * sp.prod() / (radius[sel].mean() * np.radians(sector_deg)))
-        width.append(4.0 * radius[sel].std())
-        high.append(4.0 * height[sel].std())
+        direction = np.linalg.eigh(np.cov((near - near.mean(axis=0)).T))[1][:, -1]
+        rel = voxels_mm[voxel_tree.query_ball_point(ridge_mm[i], 1.2)] - ridge_mm[i]
+        section = rel[np.abs(rel @ direction) <= 0.5 * slab_mm]
+        if len(section) < 10:
+            continue
+        flat = section - np.outer(section @ direction, direction)
+        lam = np.sort(np.linalg.eigvalsh(np.cov(flat.T)))[::-1]  # two in-section, one ~0 along the canal
+        area.append(len(section) * sp.prod() / slab_mm)
+        width.append(4.0 * np.sqrt(max(lam[0], 0.0)))
+        height.append(4.0 * np.sqrt(max(lam[1], 0.0)))
     if not area:
         return 0.0, 0.0, 0.0
-    return float(np.median(area)), float(np.median(width)), float(np.median(high))
+    return float(np.median(area)), float(np.median(width)), float(np.median(height))
 
 
 def vestibule_axes_mm(labels: np.ndarray, spacing_zyx_mm) -> tuple[float, float, float]:

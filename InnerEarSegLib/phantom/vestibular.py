@@ -55,12 +55,26 @@ def build_vestibule(p: dict) -> tuple[list[Ellipsoid], dict]:
     return blobs, attach
 
 
-def _canal_tube(structure, points, lumen_mm, limb_len_mm, name, ampulla: tuple[float, float, float]) -> Tube:
-    """A canal tube; `ampulla` = (scale x lumen, Gaussian half-length mm, centre past the limb mm)."""
+def _canal_tube(structure, points, lumen_mm, limb_len_mm, name, ampulla: tuple[float, float, float],
+                flatten: tuple[np.ndarray, float] | None = None) -> Tube:
+    """A canal tube; `ampulla` = (scale x lumen, Gaussian half-length mm, centre past the limb mm).
+
+    `flatten` = (unit normal of the canal's plane, height / width of its lumen): the lumen is an ellipse,
+    its short axis across the plane, ``lumen_mm`` x ratio^-1/4 wide and x ratio^3/4 high (so a flatter
+    canal is not much wider: wider canals would touch each other); the ampulla stays round.
+    """
     pts, s = resample_polyline(points, STEP_MM)
     scale, half_length_mm, past_limb_mm = ampulla
-    radii = ampulla_radii(s, lumen_mm, limb_len_mm + past_limb_mm, scale, half_length_mm=half_length_mm)
-    return Tube(structure, pts, radii, name)
+    if flatten is None:
+        radii = ampulla_radii(s, lumen_mm, limb_len_mm + past_limb_mm, scale, half_length_mm=half_length_mm)
+        return Tube(structure, pts, radii, name)
+    normal, ratio = flatten
+    width_mm = lumen_mm * ratio**-0.25  # width x height = lumen^2 x sqrt(ratio)
+    bulb_scale = scale * lumen_mm / width_mm  # the ampulla's own size is kept
+    radii = ampulla_radii(s, width_mm, limb_len_mm + past_limb_mm, bulb_scale, half_length_mm=half_length_mm)
+    bulb = np.clip((2.0 * radii / width_mm - 1.0) / max(bulb_scale - 1.0, 1e-6), 0.0, 1.0)
+    aspect = 1.0 - (1.0 - ratio) * (1.0 - bulb)  # round where the bulb is full
+    return Tube(structure, pts, radii, name, thin_axis=np.asarray(normal, float), aspect_ratio=aspect)
 
 
 def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tube], dict]:
@@ -75,6 +89,10 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
     def ampulla_of(key):  # calibrated anatomy draws each canal's bulb; classic: one scale, 0.75 mm, 0.6 mm
         a = p.get("ampulla", {}).get(key, {})
         return a.get("scale", amp), a.get("half_length_mm", 0.75), a.get("past_limb_mm", 0.6)
+
+    def flatten_of(key, normal):  # calibrated anatomy: a flattened lumen; classic: round
+        ratio = p.get("canal_aspect", {}).get(key)
+        return None if ratio is None else (normal, ratio)
     crus_base = attach["crus_base"]
     crus_top = crus_base + p["crus_length_mm"] * unit([-0.1, 0.0, 1.0])
     anterior_off = 0.22 * unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], unit(crus_top - crus_base))
@@ -102,7 +120,7 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
         pts = np.vstack([attach["superior"], arc, crus_top + anterior_off, crus_base + anterior_off])
         limb = np.linalg.norm(arc[0] - attach["superior"])
         tubes.append(_canal_tube(Structure.SUPERIOR_CANAL, pts, lumen_of("superior"), limb, "superior canal",
-                                 ampulla_of("superior")))
+                                 ampulla_of("superior"), flatten_of("superior", n)))
 
     # posterior: crus end at crus_top, arc postero-laterally and down to the postero-inferior ampulla
     n, h, v = _plane_basis(_jittered_normal([1, -1, 0], jit[1]), [1, 1, 0])
@@ -123,7 +141,7 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
         pts = np.vstack([attach["posterior"], arc, crus_top - anterior_off, crus_base - anterior_off])
         limb = np.linalg.norm(arc[0] - attach["posterior"])
         tubes.append(_canal_tube(Structure.POSTERIOR_CANAL, pts, lumen_of("posterior"), limb, "posterior canal",
-                                 ampulla_of("posterior")))
+                                 ampulla_of("posterior"), flatten_of("posterior", n)))
 
     # lateral: horizontal arc bulging postero-laterally, two separate openings into the vestibule
     n, h, v = _plane_basis_towards(_jittered_normal([0, 0, 1], jit[2]), [1, 0, 0], [0, 1, 0])
@@ -140,5 +158,5 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
         pts = np.vstack([attach["lateral_ampulla"], arc, attach["lateral_posterior"]])
         limb = np.linalg.norm(arc[0] - attach["lateral_ampulla"])
         tubes.append(_canal_tube(Structure.LATERAL_CANAL, pts, lumen_of("lateral"), limb, "lateral canal",
-                                 ampulla_of("lateral")))
+                                 ampulla_of("lateral"), flatten_of("lateral", n)))
     return tubes, marks

@@ -12,7 +12,7 @@ from InnerEarSegLib.phantom.appearance import (draw_randomised_physics, draw_ran
                                                paint_distractors)
 from InnerEarSegLib.phantom.calibrated import (MAX_DISPLACEMENT_GRADIENT, draw_calibrated_params, elastic_field,
                                                topology_ok)
-from InnerEarSegLib.phantom.case import build_scene
+from InnerEarSegLib.phantom.case import MAX_DRAWS_CALIBRATED, build_scene
 from InnerEarSegLib.phantom.measure import loops, volumes_mm3
 from InnerEarSegLib.phantom.raster import Grid, rasterise_depth, rasterise_labels
 
@@ -44,7 +44,7 @@ def test_calibrated_ears_are_whole_labyrinths_whose_canals_close_one_loop_each()
     for seed in range(20, 30):
         scene, _ = build_scene(seed, {Side.RIGHT: ()}, anatomy="calibrated")
         lab = scene.ears[0].labyrinth
-        assert lab.params["draws"] < 30 and topology_ok(lab), seed  # the generator's own check passed
+        assert lab.params["draws"] < MAX_DRAWS_CALIBRATED and topology_ok(lab), seed  # the generator's check passed
         union = rasterise_depth(grid, lab, np.eye(3), np.zeros(3), margin_mm=0.2)[1:].max(axis=0) > 0
         good += loops(union) == 3  # vestibule + canals: one loop per canal
         vol = volumes_mm3(rasterise_labels(grid, lab, np.eye(3), np.zeros(3)), (0.2, 0.2, 0.2))
@@ -64,7 +64,7 @@ def test_calibrated_ampullae_hold_as_much_canal_next_to_the_vestibule_as_real_la
         out = []
         for seed in range(40, 46):
             scene, _ = build_scene(seed, {Side.LEFT: ()}, anatomy=anatomy)
-            assert scene.ears[0].labyrinth.params["draws"] < 30  # a draw passed the clearance and loop checks
+            assert scene.ears[0].labyrinth.params["draws"] < MAX_DRAWS_CALIBRATED  # a draw passed both checks
             labels = rasterise_labels(grid, scene.ears[0].labyrinth, np.eye(3), np.zeros(3))
             out.append(ampulla_measures(labels, (0.2, 0.2, 0.2))[0]["lateral"])
         return np.median(out)
@@ -72,6 +72,24 @@ def test_calibrated_ampullae_hold_as_much_canal_next_to_the_vestibule_as_real_la
     # 10.1 mm^3, 5-95 % 9.0-12.4; the classic phantom 5.9 (4.9-7.4)
     assert 9.0 <= lateral_near_mm3("calibrated") <= 12.5
     assert lateral_near_mm3("classic") < 7.5
+
+
+def test_a_flattened_canal_is_rasterised_as_an_elliptical_lumen_of_the_drawn_height_to_width_on_any_pose():
+    from InnerEarSegLib.phantom.anatomy import Labyrinth, Tube, rotation_xyz_deg
+    from InnerEarSegLib.phantom.shape_measures import canal_cross_section
+
+    theta = np.radians(np.arange(0.0, 271.0, 1.0))  # a 270 deg arc of radius 2.5 mm in the x-y plane
+    arc = np.stack([2.5 * np.cos(theta), 2.5 * np.sin(theta), np.zeros_like(theta)], axis=1)
+    canal = Tube(Structure.LATERAL_CANAL, arc, np.full(len(arc), 0.6), "lateral canal",
+                 thin_axis=np.array([0.0, 0.0, 1.0]), aspect_ratio=np.full(len(arc), 0.6))
+    vestibule = Tube(Structure.VESTIBULE, np.array([[2.5, -1.2, 0.0], [2.5, -1.3, 0.0]]), np.full(2, 0.8))
+    lab = Labyrinth((canal, vestibule), (), {}, {}, {})
+    grid = Grid((80, 100, 100), (-5.0, -5.0, -4.0), (0.1, 0.1, 0.1))
+    for rot in (np.eye(3), rotation_xyz_deg([30.0, -20.0, 50.0])):  # the thin axis turns with the pose
+        labels = rasterise_labels(grid, lab, rot, np.zeros(3))
+        area, width, height = canal_cross_section(labels, Structure.LATERAL_CANAL, (0.1, 0.1, 0.1))
+        assert width == pytest.approx(1.2, abs=0.08) and height == pytest.approx(0.72, abs=0.08)
+        assert area == pytest.approx(np.pi * 0.6 * 0.36, rel=0.08)
 
 
 def test_an_unknown_anatomy_or_appearance_is_refused_by_name():

@@ -44,7 +44,7 @@ def test_a_canal_opening_into_the_vestibule_has_its_first_2_mm_and_its_width_the
     assert near["superior"] == 0.0 and widest["superior"] == 0.0  # absent canal
 
 
-def test_the_cross_section_of_a_flattened_canal_is_wider_within_its_plane_than_across_it():
+def test_the_cross_section_of_a_flattened_canal_has_its_two_axes_and_area():
     x, y, z = _coords((60, 90, 90))
     labels = np.zeros(x.shape, np.uint8)
     labels[(x - 4.5) ** 2 + (y - 1.0) ** 2 <= 1.0] = Structure.VESTIBULE  # a vestibule beside the arc
