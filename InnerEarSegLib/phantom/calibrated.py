@@ -13,6 +13,9 @@ that the real labyrinths 01-40 lie inside the generator's distribution, measured
   posterior canals lie farther behind the vestibule), non-planar canals (0.15-0.6 mm out of plane)
   and a superior canal plane tilted 4-16 deg about its horizontal axis (real superior-lateral plane
   angles 67-90 deg, median 79; tilted the other way, its ampulla would run into the lateral canal's);
+* ampullae sized per canal to the real canals' volume and width next to the vestibule
+  (:data:`AMPULLA_RANGES`), and canals flattened across their plane (:data:`CANAL_ASPECT_RANGES`; real
+  canals are wider than high);
 * an asymmetric vestibule: one to three extra bulges on its wall (each containing the vestibule's
   centre, so the vestibule stays one loop-free cavity);
 * a smooth random elastic deformation of the whole labyrinth (:func:`elastic_field`): a sum of
