@@ -42,9 +42,9 @@ MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
 #: Per canal: ampulla scale (x lumen), Gaussian half-length along the canal (mm) and centre past the limb (mm),
 #: uniform ranges. Set so that each canal's volume within 2 mm of the vestibule, and its widest inscribed
 #: diameter there, match the real labyrinths (``benchmarks/compare_anatomy.py``, docs/phantom.md): real lateral
-#: canals hold 10.4 mm^3 there (classic bulb 5.4), their ampulla 2.3 mm across, next to the vestibule.
-#: Height / width of each canal's lumen (its short axis across the canal's plane; the area is kept), uniform
-#: ranges. Real canals 01-12 measure 0.79 (superior), 0.62 (lateral), 0.64 (posterior) by
+#: canals hold 10.1 mm^3 there (the classic phantom 5.9), their ampullae 2.2 mm across, next to the vestibule.
+#: Height / width of each canal's lumen (its short axis across the canal's plane; ``vestibular._canal_tube``),
+#: uniform ranges. Real canals 01-12 measure 0.79 (superior), 0.62 (lateral), 0.64 (posterior) by
 #: ``shape_measures.canal_cross_section`` at 0.2 mm, where a round phantom canal reads 0.9.
 CANAL_ASPECT_RANGES = {"superior": (0.75, 0.95), "lateral": (0.6, 0.8), "posterior": (0.6, 0.8)}
 AMPULLA_RANGES = {
@@ -106,7 +106,7 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
         "elastic": {"rms_mm": float(rng.uniform(0.15, 0.45)), "wavelength_mm": float(rng.uniform(7.0, 14.0)),
                     "seed": int(rng.integers(0, 2**31 - 1))},
     }
-    # drawn last, so every draw above is the same as before the ampullae were calibrated (2026-12-02)
+    # drawn last, so the draws above take the same random numbers as before the ampullae were calibrated
     p["ampulla"] = {key: {"scale": float(rng.uniform(*scale)), "half_length_mm": float(rng.uniform(*half)),
                           "past_limb_mm": float(rng.uniform(*past))}
                     for key, (scale, half, past) in AMPULLA_RANGES.items()}

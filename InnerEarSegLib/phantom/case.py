@@ -18,7 +18,7 @@ from .scene import draw_head_params, ear_placement, head_rotation
 from .surroundings import draw_surroundings_params, draw_tissue_hu
 
 MAX_DRAWS = 30
-#: calibrated canals are wider and their ampullae larger, so fewer draws keep every canal clear of the others
+#: calibrated canals are wider and their ampullae larger, so fewer draws pass the clearance and loop checks
 MAX_DRAWS_CALIBRATED = 80
 MIN_CANAL_GAP_MM = 0.2  # bone between two canals (walls); anatomically they never touch
 _STREAMS = {"anatomy": 1, "surroundings": 3, "pathology": 5, "effects": 7, "jitter": 9, "head": 20, "tissue": 21,

@@ -5,9 +5,9 @@ import pytest
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom.case import build_scene
 from InnerEarSegLib.phantom.raster import Grid, rasterise_labels
-from InnerEarSegLib.phantom.shape_measures import (NEAR_VESTIBULE_MM, ampulla_measures, anatomical_frame, canal_cross_section,
-                                                   common_crus_mm, lumen_diameters_mm, measure_labyrinth,
-                                                   vestibule_axes_mm)
+from InnerEarSegLib.phantom.shape_measures import (NEAR_VESTIBULE_MM, ampulla_measures, anatomical_frame,
+                                                   canal_cross_section, common_crus_mm, lumen_diameters_mm,
+                                                   measure_labyrinth, vestibule_axes_mm)
 
 SP = (0.1, 0.1, 0.1)
 
