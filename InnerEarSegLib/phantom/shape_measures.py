@@ -131,6 +131,18 @@ def cochlea_dimensions_mm(labels: np.ndarray, spacing_zyx_mm) -> tuple[float, fl
     return diameter, width, height
 
 
+def _centre_line(labels: np.ndarray, structure: Structure, sp: np.ndarray, away_from_vestibule_mm: float) -> np.ndarray:
+    """Voxels of `structure` where its distance transform is a local maximum across the duct (3x3x3),
+    farther than `away_from_vestibule_mm` from the vestibule (not applied to the vestibule itself)."""
+    mask = labels == structure
+    edt = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
+    ridge = mask & (edt >= ndimage.maximum_filter(edt, size=3) - 1e-6)
+    vest = labels == Structure.VESTIBULE
+    if vest.any() and structure is not Structure.VESTIBULE:
+        ridge &= ndimage.distance_transform_edt(~vest, sampling=sp) > away_from_vestibule_mm
+    return ridge
+
+
 def lumen_diameters_mm(labels: np.ndarray, structure: Structure, spacing_zyx_mm, *,
                        away_from_vestibule_mm: float = 1.5) -> np.ndarray:
     """Lumen diameters along a duct's centre line: twice the distance from each centre-line voxel to the wall.
@@ -144,14 +156,9 @@ def lumen_diameters_mm(labels: np.ndarray, structure: Structure, spacing_zyx_mm,
     from skimage.measure import marching_cubes
 
     sp = np.asarray(spacing_zyx_mm, float)
-    mask = labels == structure
-    if mask.sum() < 20:
+    if np.count_nonzero(labels == structure) < 20:
         return np.zeros(0)
-    edt = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
-    ridge = mask & (edt >= ndimage.maximum_filter(edt, size=3) - 1e-6)
-    vest = labels == Structure.VESTIBULE
-    if vest.any() and structure is not Structure.VESTIBULE:
-        ridge &= ndimage.distance_transform_edt(~vest, sampling=sp) > away_from_vestibule_mm
+    ridge = _centre_line(labels, structure, sp, away_from_vestibule_mm)
     if not ridge.any():
         return np.zeros(0)
     wall, *_ = marching_cubes(np.pad(labels > 0, 1).astype(np.float32), 0.5, spacing=tuple(sp))
@@ -182,7 +189,7 @@ def canal_cross_section(labels: np.ndarray, structure: Structure, spacing_zyx_mm
                         slab_mm: float = 0.3) -> tuple[float, float, float]:
     """(area mm^2, width mm, height mm) of a canal's lumen across its own centre line, medians along it.
 
-    Centre-line points (the ridge of :func:`lumen_diameters_mm`, farther than `away_from_vestibule_mm`
+    Centre-line points (the ridge :func:`lumen_diameters_mm` uses, farther than `away_from_vestibule_mm`
     from the vestibule) are taken every `step_mm`; the local direction is the main axis of the ridge
     within 0.8 mm. Across it, the canal's voxels in a slab `slab_mm` thick and within 1.2 mm give the
     section: area = their volume / `slab_mm`; width and height = 4 x the standard deviation along the
@@ -195,10 +202,7 @@ def canal_cross_section(labels: np.ndarray, structure: Structure, spacing_zyx_mm
     mask = labels == structure
     if mask.sum() < 50:
         return 0.0, 0.0, 0.0
-    edt = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
-    far = ndimage.distance_transform_edt(labels != Structure.VESTIBULE, sampling=sp) > away_from_vestibule_mm
-    ridge = mask & far & (edt >= ndimage.maximum_filter(edt, size=3) - 1e-6)
-    ridge_mm = np.argwhere(ridge) * sp
+    ridge_mm = np.argwhere(_centre_line(labels, structure, sp, away_from_vestibule_mm)) * sp
     voxels_mm = np.argwhere(mask) * sp
     if len(ridge_mm) < 10:
         return 0.0, 0.0, 0.0
