@@ -15,14 +15,14 @@ from .labyrinth import build_labyrinth, canal_clearance_mm
 from .pathology import apply_before_build, ct_effects, likert_score
 from .render import EarScene, Scene
 from .scene import draw_head_params, ear_placement, head_rotation
-from .surroundings import draw_surroundings_params, draw_tissue_hu
+from .surroundings import draw_surroundings_params, draw_tissue_hu, widen_surroundings
 
 MAX_DRAWS = 30
 #: calibrated canals are wider and their ampullae larger, so fewer draws pass the clearance and loop checks
 MAX_DRAWS_CALIBRATED = 80
 MIN_CANAL_GAP_MM = 0.2  # bone between two canals (walls); anatomically they never touch
 _STREAMS = {"anatomy": 1, "surroundings": 3, "pathology": 5, "effects": 7, "jitter": 9, "head": 20, "tissue": 21,
-            "physics": 22, "fov": 23, "appearance": 30, "distractors": 32}
+            "physics": 22, "fov": 23, "appearance": 30, "distractors": 32, "surroundings_calibrated": 34}
 
 
 def stream(seed: int, name: str, side: Side | None = None) -> np.random.Generator:
@@ -43,7 +43,8 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
     """Labyrinth, surroundings and pathology effects of one ear, placed in the world; plus its meta.
 
     ``anatomy="calibrated"`` draws from :func:`.calibrated.draw_calibrated_params` and deforms the
-    labyrinth elastically (before the canal-clearance check, so a deformed anatomy is redrawn too).
+    labyrinth elastically (before the canal-clearance check, so a deformed anatomy is redrawn too), and
+    places it in its bone less tidily (:func:`.surroundings.widen_surroundings`).
     """
     rng_anat, rng_path = stream(seed, "anatomy", side), stream(seed, "pathology", side)
     calibrated = check_anatomy(anatomy) == "calibrated"
@@ -62,7 +63,10 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
     lab.params["draws"] = attempt + 1
     effects = ct_effects(lab, stream(seed, "effects", side))
     rot, shift = ear_placement(head, side, head_origin_world_mm)
-    ear = EarScene(side, lab, rot, shift, draw_surroundings_params(stream(seed, "surroundings", side)), effects)
+    surroundings = draw_surroundings_params(stream(seed, "surroundings", side))
+    if calibrated:
+        surroundings = widen_surroundings(surroundings, stream(seed, "surroundings_calibrated", side))
+    ear = EarScene(side, lab, rot, shift, surroundings, effects)
     return ear, {"side": side.value, "pathologies": records}
 
 

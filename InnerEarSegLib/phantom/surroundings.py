@@ -59,6 +59,33 @@ def draw_surroundings_params(rng: np.random.Generator) -> dict:
     }
 
 
+#: Calibrated anatomy's surroundings (:func:`widen_surroundings`). The classic phantom builds its petrous
+#: bone around its own labyrinth: every ear-local solid within 0.8 mm of the same place, the tegmen
+#: 0.7-2.0 mm above the superior canal's roof, a capsule of one smoothing width. Real labyrinths sit less
+#: tidily in their bone: the superior canal often rises into the arcuate eminence under a capsule shell
+#: with little petrous bone above it (thin in many temporal bones, absent in about 0.5 %: Carey et al.,
+#: Arch Otolaryngol Head Neck Surg 2000), the lateral canal bulges into the antrum, the capsule's thickness
+#: varies. Real surfaces placed in the phantom's head show exactly that (docs/model.md, "Why 2.0.0
+#: misses real canals"), and a network that never saw it called those arcs background.
+CALIBRATED_SURROUNDINGS_RANGES = {
+    "shift_mm": (-1.6, 1.6),         # every ear-local solid (antrum, tympanic cavity, IAC, petrous) per axis
+    "tegmen_roof_mm": (-1.2, 2.0),   # below 0: the canal's top rises above the petrous surface, capsule only
+    "capsule_sigma_mm": (0.7, 1.5),  # smoothing width of the capsule around the lumen: its thickness
+}
+
+
+def widen_surroundings(sp: dict, rng: np.random.Generator) -> dict:
+    """`sp` with the placement, tegmen and capsule redrawn from :data:`CALIBRATED_SURROUNDINGS_RANGES`.
+
+    Drawn from its own stream so that every other surroundings value (mastoid, canals' radii, noise
+    seeds) is the one the same seed gives the classic phantom.
+    """
+    r = CALIBRATED_SURROUNDINGS_RANGES
+    return {**sp, "shift_mm": [float(v) for v in rng.uniform(*r["shift_mm"], 3)],
+            "tegmen_roof_mm": float(rng.uniform(*r["tegmen_roof_mm"])),
+            "capsule_sigma_mm": float(rng.uniform(*r["capsule_sigma_mm"]))}
+
+
 def superior_canal_top(lab: Labyrinth) -> np.ndarray | None:
     """Highest centre-line point of the superior canal (ear frame), or None if the canal is missing."""
     for t in lab.tubes:

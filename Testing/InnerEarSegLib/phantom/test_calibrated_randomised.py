@@ -155,3 +155,27 @@ def test_phantom_command_takes_anatomy_and_appearance_and_names_the_files_after_
     meta = json.loads((tmp_path / f"{stem}.json").read_text())
     assert meta["appearance"] == "randomised" and meta["anatomy_variant"] == "calibrated"
     assert (tmp_path / f"{stem}_ct.nii.gz").is_file()
+
+
+def test_calibrated_ears_sit_less_tidily_in_their_bone_and_classic_ears_are_placed_as_before():
+    from InnerEarSegLib.phantom.case import stream
+    from InnerEarSegLib.phantom.surroundings import (CALIBRATED_SURROUNDINGS_RANGES, draw_surroundings_params,
+                                                     superior_canal_top, tegmen_height_mm)
+    r = CALIBRATED_SURROUNDINGS_RANGES
+    bare_canal_tops = 0
+    for seed in range(40, 52):
+        classic, _ = build_scene(seed, {Side.RIGHT: ()})
+        assert classic.ears[0].surroundings == draw_surroundings_params(stream(seed, "surroundings", Side.RIGHT))
+        scene, _ = build_scene(seed, {Side.RIGHT: ()}, anatomy="calibrated")
+        again, _ = build_scene(seed, {Side.RIGHT: ()}, anatomy="calibrated")
+        sp, lab = scene.ears[0].surroundings, scene.ears[0].labyrinth
+        assert sp == again.ears[0].surroundings
+        assert all(r["shift_mm"][0] <= v <= r["shift_mm"][1] for v in sp["shift_mm"])
+        assert r["capsule_sigma_mm"][0] <= sp["capsule_sigma_mm"] <= r["capsule_sigma_mm"][1]
+        # everything but placement, tegmen and capsule is the classic draw of the same seed
+        same = {k for k in sp if k not in r}
+        assert {k: sp[k] for k in same} == {k: classic.ears[0].surroundings[k] for k in same}
+        # the superior canal's lumen top (centre line + half a lumen) above the petrous surface: capsule only
+        top = superior_canal_top(lab)[2] + 0.5 * lab.params["superior_lumen_mm"]
+        bare_canal_tops += tegmen_height_mm(lab, sp) < top
+    assert 1 <= bare_canal_tops <= 8  # some ears, not most
