@@ -178,4 +178,4 @@ def test_calibrated_ears_sit_less_tidily_in_their_bone_and_classic_ears_are_plac
         # the superior canal's lumen top (centre line + half a lumen) above the petrous surface: capsule only
         top = superior_canal_top(lab)[2] + 0.5 * lab.params["superior_lumen_mm"]
         bare_canal_tops += tegmen_height_mm(lab, sp) < top
-    assert 1 <= bare_canal_tops <= 8  # some ears, not most
+    assert 1 <= bare_canal_tops <= 8  # some ears, not most (40 of seeds 1000-1099)
