@@ -78,6 +78,9 @@ class LabyrinthShape:
     #: x lateral, y posterior, z superior, vestibule at 0; by the frame's construction the superior
     #: canal has only z ("superior": (z,)) and the posterior canal shares the cochlea's x ((y, z))
     centroid_mm: dict[str, tuple[float, ...]]
+    #: centre of each canal's fitted arc (:func:`.measure.fit_canal`), same frame (x, y, z): where the
+    #: arc lies relative to the vestibule, which the centroids mix with how much ampulla the label holds
+    canal_centre_mm: dict[str, tuple[float, float, float]]
 
     def flat(self) -> dict[str, float]:
         """One level of ``name -> value`` for tables."""
@@ -279,9 +282,10 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
                 "lateral": tuple(float(v) for v in pos[Structure.LATERAL_CANAL]),
                 "posterior": (float(pos[Structure.POSTERIOR_CANAL][1]), float(pos[Structure.POSTERIOR_CANAL][2])),
                 "superior": (float(pos[Structure.SUPERIOR_CANAL][2]),)}
-    normals, radius, lumen = {}, {}, {}
+    normals, radius, lumen, arc_centre = {}, {}, {}, {}
     for st in CANALS:
-        normals[st.key], radius[st.key], _ = fit_canal(labels, st, sp)
+        normals[st.key], radius[st.key], centre_zyx = fit_canal(labels, st, sp)
+        arc_centre[st.key] = tuple(float(v) for v in rot @ (np.asarray(centre_zyx)[::-1] - origin))
         lumen[st.key] = _trimmed_mean(lumen_diameters_mm(labels, st, sp))
     angles = {f"{a}-{b}": plane_angle_deg(normals[a], normals[b])
               for a, b in (("superior", "lateral"), ("superior", "posterior"), ("lateral", "posterior"))}
@@ -302,4 +306,4 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
         canal_near_vestibule_mm3=near_volume, ampulla_mm=ampulla, canal_section=section,
         cochlea_lumen_mm=coch_lumen,
         canal_angle_deg=angles, vestibule_axes_mm=vestibule_axes_mm(labels, sp),
-        common_crus_mm=common_crus_mm(labels, sp), centroid_mm=centroid)
+        common_crus_mm=common_crus_mm(labels, sp), centroid_mm=centroid, canal_centre_mm=arc_centre)

@@ -8,8 +8,8 @@ import SimpleITK as sitk
 from InnerEarSegLib.cli.main import main
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom import generate_roi
-from InnerEarSegLib.phantom.appearance import (draw_randomised_physics, draw_randomised_tissue_hu,
-                                               paint_distractors)
+from InnerEarSegLib.phantom.appearance import (DEFAULT_CLEARANCE_MM, DISTRACTOR_CLEARANCE_MM, draw_randomised_physics,
+                                               draw_randomised_tissue_hu, paint_distractors)
 from InnerEarSegLib.phantom.calibrated import (MAX_DISPLACEMENT_GRADIENT, draw_calibrated_params, elastic_field,
                                                topology_ok)
 from InnerEarSegLib.phantom.case import MAX_DRAWS_CALIBRATED, build_scene
@@ -134,17 +134,19 @@ def test_the_randomised_appearance_changes_the_image_but_not_the_labels():
         np.testing.assert_array_equal(sitk.GetArrayFromImage(ct_r), sitk.GetArrayFromImage(ct_again))
 
 
-def test_distractors_never_paint_within_their_clearance_of_the_labyrinth():
-    grid = Grid((60, 60, 60), (-3.0, -3.0, -3.0), (0.1, 0.1, 0.1))
+def test_distractors_are_walled_off_from_the_labyrinth_by_bone_an_acquisition_resolves():
+    grid = Grid((80, 80, 80), (-4.0, -4.0, -4.0), (0.1, 0.1, 0.1))
     labels = np.zeros(grid.shape_zyx, np.uint8)
-    labels[25:35, 25:35, 25:35] = Structure.VESTIBULE  # a 1 mm cube at the centre
-    hu = np.full(grid.shape_zyx, 1500.0, np.float32)
-    line = np.stack([np.linspace(-3, 3, 61), np.zeros(61), np.zeros(61)], axis=1)  # straight through the cube
-    paint_distractors(hu, labels, grid, [{"kind": "random_tube", "points_mm": line.tolist(), "radius_mm": 0.4,
-                                          "tissue": "fluid"}], {"fluid": 0.0}, np.eye(3), np.zeros(3))
-    assert np.all(hu[20:40, 20:40, 20:40][labels[20:40, 20:40, 20:40] > 0] == 1500.0)
-    assert np.all(hu[30, 30, 21:39] == 1500.0)  # the cube and its 0.4 mm clearance either side
-    assert hu[30, 30, 5] == pytest.approx(0.0, abs=1.0)  # the tube far from the cube is fluid
+    labels[35:45, 35:45, 35:45] = Structure.VESTIBULE  # a 1 mm cube at the centre
+    line = np.stack([np.linspace(-4, 4, 81), np.zeros(81), np.zeros(81)], axis=1)  # straight through the cube
+    for kind, clear_vox in (("random_tube", 12), ("canal_arc", 25)):  # 1.2 mm; 2.5 mm beside a canal-like arc
+        hu = np.full(grid.shape_zyx, 1500.0, np.float32)
+        paint_distractors(hu, labels, grid, [{"kind": kind, "points_mm": line.tolist(), "radius_mm": 0.4,
+                                              "tissue": "fluid"}], {"fluid": 0.0}, np.eye(3), np.zeros(3))
+        assert np.all(hu[labels > 0] == 1500.0)
+        assert np.all(hu[40, 40, 35 - clear_vox:45 + clear_vox] == 1500.0), kind  # the cube and its wall
+        assert hu[40, 40, 35 - clear_vox - 3] == pytest.approx(0.0, abs=1.0), kind  # beyond it: fluid
+    assert DEFAULT_CLEARANCE_MM == 1.2 and DISTRACTOR_CLEARANCE_MM["canal_arc"] == 2.5
 
 
 def test_phantom_command_takes_anatomy_and_appearance_and_names_the_files_after_them(tmp_path):

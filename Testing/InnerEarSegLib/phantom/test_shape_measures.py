@@ -93,3 +93,7 @@ def test_measures_of_phantom_ears_agree_with_the_parameters_they_were_drawn_from
         cx, cy, cz = shape.centroid_mm["cochlea"]
         assert cx < 0 and cy < 0 and cz < 0
         assert shape.centroid_mm["lateral"][0] > 1.0
+        # each canal's arc centre lies on its own side of the vestibule: above, lateral, behind
+        assert shape.canal_centre_mm["superior"][2] > 2.0
+        assert shape.canal_centre_mm["lateral"][0] > 1.5
+        assert shape.canal_centre_mm["posterior"][1] > 2.0
