@@ -17,7 +17,7 @@ should not learn to rely on:
 * **distractors** (:func:`draw_distractors`, :func:`paint_distractors`): fluid-, CSF- or air-filled
   tubes and cavities of canal calibre in the bone around the labyrinth that are *not* labyrinth --
   an internal-auditory-canal-like tube, facial-canal-like and aqueduct-like channels, vessels, air
-  cells, and random tubes and canal-like arcs -- kept clear of the labelled labyrinth by a wall of
+  cells and random tubes -- kept clear of the labelled labyrinth by a wall of
   bone the acquisition resolves (:data:`DISTRACTOR_CLEARANCE_MM`).
 
 Everything is drawn from the case seed's own streams (``appearance``, ``distractors``), so a seed
@@ -178,36 +178,31 @@ def _metal_bead(hu: np.ndarray, grid: Grid, centre_world_mm, rng: np.random.Gene
 #: be background. Real channels near the labyrinth (facial canal, aqueducts, IAC fundus) are walled off
 #: by bone; a canal-like arc beside a canal has no anatomical counterpart and must not pose as its twin.
 DEFAULT_CLEARANCE_MM = 1.2
-DISTRACTOR_CLEARANCE_MM = {"canal_arc": 2.5}
+DISTRACTOR_CLEARANCE_MM: dict[str, float] = {}
+#: What :func:`draw_distractors` draws. Canal-like arcs (radius 2-4 mm, 120-300 deg, canal calibre) were
+#: drawn until 2026-12-02: no fluid arc of that kind lies in real petrous bone, and networks trained with
+#: them rejected the parts of real canals that their training shapes lack (docs/model.md).
+DISTRACTOR_KINDS = ("iac", "facial", "aqueduct", "vessel", "air_cell", "random_tube")
 
 
 def draw_distractors(rng: np.random.Generator) -> list[dict]:
     """2-7 structures that are not labyrinth (ear frame mm): kind, points or centre, radius, filling tissue."""
     out = []
-    kinds = ("iac", "facial", "aqueduct", "vessel", "air_cell", "random_tube", "canal_arc")
     for _ in range(int(rng.integers(2, 8))):
-        kind = str(rng.choice(kinds))
+        kind = str(rng.choice(DISTRACTOR_KINDS))
         start = rng.uniform(-9.0, 9.0, 3)
         if kind == "air_cell":
             out.append({"kind": kind, "centre_mm": start.tolist(), "semi_mm": rng.uniform(0.5, 2.0, 3).tolist(),
                         "tissue": "air"})
             continue
         radius = {"iac": (1.2, 2.2), "facial": (0.35, 0.7), "aqueduct": (0.2, 0.5), "vessel": (0.3, 1.0),
-                  "random_tube": (0.3, 0.7), "canal_arc": (0.35, 0.55)}[kind]
-        if kind == "canal_arc":  # a canal-like arc of 2-4 mm radius, 120-300 deg
-            n = rng.normal(size=(2, 3))
-            h = n[0] / np.linalg.norm(n[0])
-            v = n[1] - np.dot(n[1], h) * h
-            v /= np.linalg.norm(v)
-            ang = np.radians(np.linspace(0, rng.uniform(120, 300), 60))
-            pts = start + rng.uniform(2.0, 4.0) * (np.cos(ang)[:, None] * h + np.sin(ang)[:, None] * v)
-        else:  # a smooth random walk of 4-16 mm
-            step = rng.normal(size=3)
-            pts = [start]
-            for _ in range(40):
-                step = 0.85 * step + 0.15 * rng.normal(size=3)
-                pts.append(pts[-1] + 0.1 * rng.uniform(1.0, 4.0) * step / np.linalg.norm(step))
-            pts = np.asarray(pts)
+                  "random_tube": (0.3, 0.7)}[kind]
+        step = rng.normal(size=3)  # a smooth random walk of 4-16 mm
+        pts = [start]
+        for _ in range(40):
+            step = 0.85 * step + 0.15 * rng.normal(size=3)
+            pts.append(pts[-1] + 0.1 * rng.uniform(1.0, 4.0) * step / np.linalg.norm(step))
+        pts = np.asarray(pts)
         if kind in ("iac", "vessel"):
             tissue = "csf" if kind == "iac" else "blood"
         else:
