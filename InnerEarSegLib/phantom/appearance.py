@@ -18,7 +18,7 @@ should not learn to rely on:
   tubes and cavities of canal calibre in the bone around the labyrinth that are *not* labyrinth --
   an internal-auditory-canal-like tube, facial-canal-like and aqueduct-like channels, vessels, air
   cells and random tubes -- kept clear of the labelled labyrinth by a wall of
-  bone the acquisition resolves (:data:`DISTRACTOR_CLEARANCE_MM`).
+  bone the acquisition resolves (:data:`DEFAULT_CLEARANCE_MM`).
 
 Everything is drawn from the case seed's own streams (``appearance``, ``distractors``), so a seed
 gives the same sample every time.
@@ -171,14 +171,12 @@ def _metal_bead(hu: np.ndarray, grid: Grid, centre_world_mm, rng: np.random.Gene
 
 
 # --------------------------------------------------------------------------- distractors
-#: Bone left between a distractor and the labelled labyrinth (mm), per kind; :data:`DEFAULT_CLEARANCE_MM`
-#: for the others. At 0.4 mm (until 2026-12-02) 9 of 12 randomised ears (seeds 8000-8011) had distractor
-#: fluid painted within 1 mm of the labyrinth, up to 22 mm^3: after a 0.5-1.2 mm PSF that fluid is one
-#: lumen with the canal beside it, labelled background, which teaches a network that a canal's arc may
-#: be background. Real channels near the labyrinth (facial canal, aqueducts, IAC fundus) are walled off
-#: by bone; a canal-like arc beside a canal has no anatomical counterpart and must not pose as its twin.
+#: Bone left between a distractor and the labelled labyrinth (mm). At 0.4 mm (until 2026-12-02) 9 of 12
+#: randomised ears (seeds 8000-8011) had distractor fluid painted within 1 mm of the labyrinth, up to
+#: 22 mm^3: after a 0.5-1.2 mm PSF that fluid is one lumen with the canal beside it, labelled background,
+#: which teaches a network that part of a canal may be background. Real channels near the labyrinth
+#: (facial canal, aqueducts, IAC fundus) are walled off from it by bone.
 DEFAULT_CLEARANCE_MM = 1.2
-DISTRACTOR_CLEARANCE_MM: dict[str, float] = {}
 #: What :func:`draw_distractors` draws. Canal-like arcs (radius 2-4 mm, 120-300 deg, canal calibre) were
 #: drawn until 2026-12-02: no fluid arc of that kind lies in real petrous bone, and networks trained with
 #: them rejected the parts of real canals that their training shapes lack (docs/model.md).
@@ -213,12 +211,11 @@ def draw_distractors(rng: np.random.Generator) -> list[dict]:
 
 
 def paint_distractors(hu: np.ndarray, labels: np.ndarray, grid: Grid, distractors: list[dict], tissue_hu: dict,
-                      rot: np.ndarray, shift: np.ndarray, *, clearance_mm: float | None = None) -> None:
+                      rot: np.ndarray, shift: np.ndarray, *, clearance_mm: float = DEFAULT_CLEARANCE_MM) -> None:
     """Paint `distractors` (ear frame, placed by ``world = rot @ p + shift``) into `hu` (in place).
 
-    Voxels within the clearance of a labelled labyrinth voxel (`labels` > 0 on the same grid) are
-    left alone, so no distractor touches or changes the labyrinth: `clearance_mm` if given, else its
-    kind's :data:`DISTRACTOR_CLEARANCE_MM` (default :data:`DEFAULT_CLEARANCE_MM`).
+    Voxels within `clearance_mm` of a labelled labyrinth voxel (`labels` > 0 on the same grid) are
+    left alone, so no distractor touches or changes the labyrinth.
     """
     width = float(np.prod(grid.spacing_mm) ** (1.0 / 3.0))
     prims = []
@@ -230,10 +227,8 @@ def paint_distractors(hu: np.ndarray, labels: np.ndarray, grid: Grid, distractor
             prims.append(Ellipsoid(Structure.COCHLEA, np.asarray(d["centre_mm"], float), np.eye(3),
                                    np.asarray(d["semi_mm"], float), d["kind"]))
     sp = np.asarray(grid.spacing_mm, float)[::-1]
+    pad = np.ceil(clearance_mm / sp).astype(int) + 1
     for d, prim in zip(distractors, prims):
-        clear = clearance_mm if clearance_mm is not None else DISTRACTOR_CLEARANCE_MM.get(d["kind"],
-                                                                                          DEFAULT_CLEARANCE_MM)
-        pad = np.ceil(clear / sp).astype(int) + 1
         fake = Labyrinth((prim,) if isinstance(prim, Tube) else (), (prim,) if isinstance(prim, Ellipsoid) else (),
                          {}, {})
         block = labyrinth_block(grid, fake, rot, shift, width)
@@ -246,7 +241,7 @@ def paint_distractors(hu: np.ndarray, labels: np.ndarray, grid: Grid, distractor
         hi = np.minimum(np.asarray(block[1]) + pad, grid.shape_zyx)
         near = labels[tuple(slice(a, b) for a, b in zip(lo, hi))] > 0
         if near.any():  # within clearance of the labyrinth (the EDT looks `pad` voxels beyond the block)
-            close = ndimage.distance_transform_edt(~near, sampling=sp) <= clear + 1e-6
+            close = ndimage.distance_transform_edt(~near, sampling=sp) <= clearance_mm + 1e-6
             inner = tuple(slice(a - l, a - l + (b - a)) for a, b, l in zip(block[0], block[1], lo))
             m[close[inner]] = 0.0
         region = hu[sl]

@@ -65,8 +65,8 @@ def draw_surroundings_params(rng: np.random.Generator) -> dict:
 #: tidily in their bone: the superior canal often rises into the arcuate eminence under a capsule shell
 #: with little petrous bone above it (thin in many temporal bones, absent in about 0.5 %: Carey et al.,
 #: Arch Otolaryngol Head Neck Surg 2000), the lateral canal bulges into the antrum, the capsule's thickness
-#: varies. Real surfaces placed in the phantom's head show exactly that (docs/model.md, "Why 2.0.0
-#: misses real canals"), and a network that never saw it called those arcs background.
+#: varies. This is real variation for a network to see; it is not what makes real superior canals hard
+#: (measured: docs/model.md, "The superior canal's surroundings measured").
 CALIBRATED_SURROUNDINGS_RANGES = {
     "shift_mm": (-1.6, 1.6),         # every ear-local solid (antrum, tympanic cavity, IAC, petrous) per axis
     "tegmen_roof_mm": (-1.2, 2.0),   # below 0: the canal's top rises above the petrous surface, capsule only

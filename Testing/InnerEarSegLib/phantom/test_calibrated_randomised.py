@@ -8,8 +8,8 @@ import SimpleITK as sitk
 from InnerEarSegLib.cli.main import main
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom import generate_roi
-from InnerEarSegLib.phantom.appearance import (DEFAULT_CLEARANCE_MM, DISTRACTOR_CLEARANCE_MM, draw_randomised_physics,
-                                               draw_randomised_tissue_hu, paint_distractors)
+from InnerEarSegLib.phantom.appearance import (DEFAULT_CLEARANCE_MM, draw_randomised_physics, draw_randomised_tissue_hu,
+                                               paint_distractors)
 from InnerEarSegLib.phantom.calibrated import (MAX_DISPLACEMENT_GRADIENT, draw_calibrated_params, elastic_field,
                                                topology_ok)
 from InnerEarSegLib.phantom.case import MAX_DRAWS_CALIBRATED, build_scene
@@ -146,7 +146,7 @@ def test_distractors_are_walled_off_from_the_labyrinth_by_bone_an_acquisition_re
         assert np.all(hu[labels > 0] == 1500.0)
         assert np.all(hu[40, 40, 35 - clear_vox:45 + clear_vox] == 1500.0), kind  # the cube and its wall
         assert hu[40, 40, 35 - clear_vox - 3] == pytest.approx(0.0, abs=1.0), kind  # beyond it: fluid
-    assert DEFAULT_CLEARANCE_MM == 1.2 and not DISTRACTOR_CLEARANCE_MM
+    assert DEFAULT_CLEARANCE_MM == 1.2
 
 
 def test_phantom_command_takes_anatomy_and_appearance_and_names_the_files_after_them(tmp_path):
