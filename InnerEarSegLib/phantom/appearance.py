@@ -17,8 +17,8 @@ should not learn to rely on:
 * **distractors** (:func:`draw_distractors`, :func:`paint_distractors`): fluid-, CSF- or air-filled
   tubes and cavities of canal calibre in the bone around the labyrinth that are *not* labyrinth --
   an internal-auditory-canal-like tube, facial-canal-like and aqueduct-like channels, vessels, air
-  cells and random tubes -- kept clear of the labelled labyrinth by a wall of
-  bone the acquisition resolves (:data:`DEFAULT_CLEARANCE_MM`).
+  cells and random tubes -- kept clear of the labelled labyrinth by a wall of bone the acquisition
+  resolves (:data:`DEFAULT_CLEARANCE_MM`).
 
 Everything is drawn from the case seed's own streams (``appearance``, ``distractors``), so a seed
 gives the same sample every time.
