@@ -293,8 +293,8 @@ def measure_labyrinth(labels: np.ndarray, spacing_zyx_mm) -> LabyrinthShape:
     near_volume, ampulla = ampulla_measures(labels, sp)
     section = {}
     for st in CANALS:
-        area, width, height = canal_cross_section(labels, st, sp)
-        section.update({f"{st.key}.area_mm2": area, f"{st.key}.width_mm": width, f"{st.key}.height_mm": height})
+        area, across, high = canal_cross_section(labels, st, sp)  # not `width`/`height`: the cochlea's are above
+        section.update({f"{st.key}.area_mm2": area, f"{st.key}.width_mm": across, f"{st.key}.height_mm": high})
     d_coch = lumen_diameters_mm(labels, Structure.COCHLEA, sp)
     coch_lumen = {"median": float(np.median(d_coch)), "p90": float(np.percentile(d_coch, 90))} if len(d_coch) \
         else {"median": 0.0, "p90": 0.0}

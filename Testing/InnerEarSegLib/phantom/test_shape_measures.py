@@ -86,6 +86,9 @@ def test_measures_of_phantom_ears_agree_with_the_parameters_they_were_drawn_from
         shape = measure_labyrinth(rasterise_labels(grid, lab, np.eye(3), np.zeros(3)), (0.2, 0.2, 0.2))
         p = lab.params
         assert shape.cochlea_basal_diameter_mm == pytest.approx(p["cochlea_a_value_mm"], abs=0.6)
+        # the spiral's height along its axis, and its width across the A-value chord (not a canal's lumen)
+        assert shape.cochlea_height_mm == pytest.approx(p["cochlea_height_mm"], abs=0.5)
+        assert 0.7 * shape.cochlea_basal_diameter_mm < shape.cochlea_width_mm <= shape.cochlea_basal_diameter_mm
         assert shape.canal_radius_mm["superior"] == pytest.approx(p["superior_radius_mm"], abs=0.3)
         assert shape.canal_radius_mm["lateral"] == pytest.approx(p["lateral_radius_mm"], abs=0.3)
         assert all(70.0 <= a <= 90.0 for a in shape.canal_angle_deg.values())
