@@ -8,7 +8,9 @@ that the real labyrinths 01-40 lie inside the generator's distribution, measured
 * a rounder, taller cochlear duct whose turns stack up the modiolus with bone between them (the
   classic duct is flat and its turns merge), an oval basal turn (the width across the A-value
   chord 0.76-0.92 of the round one) and a shift of the cochlea towards the vestibule;
-* a posterior canal arc set back within its plane (by up to 1.8-2.8 mm before projection) at its
+* a common crus leaning back (its top 0.8-1.6 mm behind the straight crus, :data:`CRUS_TOP_SHIFT_RANGES`),
+  which carries both arcs' crus ends back, so that the posterior arc lies as far behind the vestibule
+  as the real ones; a posterior canal arc set back within its plane (by up to 1.8-2.8 mm before projection) at its
   ampullary end, tapering to the crus (real
   posterior canals lie farther behind the vestibule), non-planar canals (0.15-0.6 mm out of plane)
   and a superior canal plane tilted 4-16 deg about its horizontal axis (real superior-lateral plane
@@ -47,6 +49,8 @@ MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
 #: uniform ranges. Real canals 01-12 measure 0.79 (superior), 0.62 (lateral), 0.64 (posterior) by
 #: ``shape_measures.canal_cross_section`` at 0.2 mm, where a round phantom canal reads 0.9.
 CANAL_ASPECT_RANGES = {"superior": (0.75, 0.95), "lateral": (0.6, 0.8), "posterior": (0.6, 0.8)}
+#: Displacement of the common crus's top from the straight crus (canal frame x, y, z; mm), uniform ranges.
+CRUS_TOP_SHIFT_RANGES = ((-0.5, -0.1), (0.8, 1.6), (-0.5, -0.1))
 AMPULLA_RANGES = {
     "superior": ((1.9, 2.2), (0.9, 1.15), (0.0, 0.3)),
     "lateral": ((2.1, 2.4), (1.0, 1.3), (-0.5, -0.1)),
@@ -57,7 +61,7 @@ AMPULLA_RANGES = {
 def draw_calibrated_params(rng: np.random.Generator) -> dict:
     """One normal ear's parameters, calibrated to the real labyrinths 01-40 (same keys as the classic draw, plus
     ``cochlea_shift_mm``, ``cochlea_ovality``, ``superior_normal_lean_deg``, ``posterior_arc_shift_mm``,
-    ``vestibule_bulges`` and ``elastic``)."""
+    ``vestibule_bulges``, ``elastic``, ``ampulla``, ``canal_aspect`` and ``crus_top_shift_mm``)."""
     p = {
         "cochlea_a_value_mm": _clipped_normal(rng, 9.8, 0.4, 9.0, 10.8),
         "cochlea_height_mm": _clipped_normal(rng, 4.6, 0.4, 3.8, 5.6),
@@ -89,15 +93,15 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
         "canal_normal_jitter_deg": [[float(v) for v in rng.uniform(-6.0, 6.0, 2)] for _ in range(3)],
         "canal_nonplanarity_mm": [float(v) for v in rng.uniform(0.15, 0.6, 3)],
         "canal_nonplanarity_phase": [float(v) for v in rng.uniform(0, 2 * np.pi, 3)],
-        "crus_length_mm": float(rng.uniform(2.3, 3.7)),
+        "crus_length_mm": float(rng.uniform(2.0, 3.4)),
         "lateral_canal_pitch_deg": _clipped_normal(rng, 24.0, 6.0, 12.0, 38.0),
         "canal_yaw_deg": float(rng.uniform(-8, 8)),
         "lateral_centre_mm": [float(rng.uniform(2.7, 3.2)), float(rng.uniform(1.8, 2.4)),
-                              float(rng.uniform(0.65, 1.25))],
+                              float(rng.uniform(0.85, 1.45))],
         "ampulla_scale": float(rng.uniform(1.9, 2.3)),
         # additions (read with defaults by the builders, so the classic draw is unchanged)
-        "cochlea_shift_mm": [float(rng.uniform(-0.8, -0.2)), float(rng.uniform(2.0, 3.0)),
-                             float(rng.uniform(-1.6, -0.8))],
+        "cochlea_shift_mm": [float(rng.uniform(-0.8, -0.2)), float(rng.uniform(1.4, 2.4)),
+                             float(rng.uniform(-1.1, -0.3))],
         "superior_normal_lean_deg": float(rng.uniform(-16.0, -4.0)),
         "posterior_arc_shift_mm": [float(rng.uniform(-0.3, 0.3)), float(rng.uniform(1.8, 2.8)),
                                    float(rng.uniform(0.0, 0.6))],
@@ -112,6 +116,10 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
                     for key, (scale, half, past) in AMPULLA_RANGES.items()}
     # real canals are wider than high (benchmarks/compare_anatomy.py, canal_section): height / width of the lumen
     p["canal_aspect"] = {key: float(rng.uniform(*bounds)) for key, bounds in CANAL_ASPECT_RANGES.items()}
+    # the common crus leans back: its top moved back (and a little medially and down) from the straight crus,
+    # so that the posterior arc lies as far behind the vestibule as the real ones (arc centre 5.2 mm, the
+    # straight crus gave 4.0; benchmarks/compare_anatomy.py, canal_centre_mm)
+    p["crus_top_shift_mm"] = [float(rng.uniform(lo, hi)) for lo, hi in CRUS_TOP_SHIFT_RANGES]
     return p
 
 

@@ -95,6 +95,8 @@ def build_canals(p: dict, attach: dict, status: dict[str, str]) -> tuple[list[Tu
         return None if ratio is None else (normal, ratio)
     crus_base = attach["crus_base"]
     crus_top = crus_base + p["crus_length_mm"] * unit([-0.1, 0.0, 1.0])
+    if "crus_top_shift_mm" in p:  # calibrated anatomy: the crus leans back, so both arcs sit further back
+        crus_top = crus_top + np.asarray(p["crus_top_shift_mm"], float)
     anterior_off = 0.22 * unit(np.array([0.0, -1.0, 0.0]) - np.dot([0.0, -1.0, 0.0], unit(crus_top - crus_base))
                                * unit(crus_top - crus_base))
     marks["common_crus_top"] = crus_top
