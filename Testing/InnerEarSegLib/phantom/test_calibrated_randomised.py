@@ -16,6 +16,16 @@ from InnerEarSegLib.phantom.case import MAX_DRAWS_CALIBRATED, build_scene
 from InnerEarSegLib.phantom.measure import loops, volumes_mm3
 from InnerEarSegLib.phantom.raster import Grid, rasterise_depth, rasterise_labels
 
+#: 0.2 mm in the ear frame, another lattice than the generator's
+TEST_GRID = Grid((111, 111, 111), (-10.5, -10.5, -10.0), (0.2, 0.2, 0.2))
+
+
+def _normal_ear_labels(seed: int, side: Side, anatomy: str) -> np.ndarray:
+    """Seed `seed`'s normal `side` ear, its labels on :data:`TEST_GRID` (the drawing must have passed its checks)."""
+    lab = build_scene(seed, {side: ()}, anatomy=anatomy)[0].ears[0].labyrinth
+    assert lab.params["draws"] < MAX_DRAWS_CALIBRATED, seed
+    return rasterise_labels(TEST_GRID, lab, np.eye(3), np.zeros(3))
+
 
 def test_the_elastic_field_is_smooth_enough_never_to_fold_the_labyrinth():
     rng = np.random.default_rng(0)
@@ -39,7 +49,7 @@ def test_calibrated_draws_are_deterministic_and_differ_from_the_classic_ones():
 
 @pytest.mark.slow
 def test_calibrated_ears_are_whole_labyrinths_whose_canals_close_one_loop_each():
-    grid = Grid((111, 111, 111), (-10.5, -10.5, -10.0), (0.2, 0.2, 0.2))  # another lattice than the generator's
+    grid = TEST_GRID
     good = 0
     for seed in range(20, 30):
         scene, _ = build_scene(seed, {Side.RIGHT: ()}, anatomy="calibrated")
@@ -58,21 +68,13 @@ def test_calibrated_ears_are_whole_labyrinths_whose_canals_close_one_loop_each()
 def test_calibrated_ampullae_hold_as_much_canal_next_to_the_vestibule_as_real_labyrinths_and_classic_ones_do_not():
     from InnerEarSegLib.phantom.shape_measures import ampulla_measures
 
-    grid = Grid((111, 111, 111), (-10.5, -10.5, -10.0), (0.2, 0.2, 0.2))
-
     def lateral_near_mm3(anatomy):
-        out = []
-        for seed in range(40, 46):
-            scene, _ = build_scene(seed, {Side.LEFT: ()}, anatomy=anatomy)
-            assert scene.ears[0].labyrinth.params["draws"] < MAX_DRAWS_CALIBRATED  # a draw passed both checks
-            labels = rasterise_labels(grid, scene.ears[0].labyrinth, np.eye(3), np.zeros(3))
-            out.append(ampulla_measures(labels, (0.2, 0.2, 0.2))[0]["lateral"])
-        return np.median(out)
+        return np.median([ampulla_measures(_normal_ear_labels(seed, Side.LEFT, anatomy), TEST_GRID.spacing_mm)[0]
+                          ["lateral"] for seed in range(40, 46)])
     # real labyrinths 01-40 (benchmarks/compare_anatomy.py): lateral canal within 2 mm of the vestibule
     # 10.1 mm^3, 5-95 % 9.0-12.4; the classic phantom 5.9 (4.9-7.4)
     assert 9.0 <= lateral_near_mm3("calibrated") <= 12.5
     assert lateral_near_mm3("classic") < 7.5
-
 
 
 #: Real labyrinths 01-40, fitted arc centre of each canal in the anatomical frame (mm; x lateral, y posterior,
@@ -84,21 +86,16 @@ REAL_ARC_CENTRE_MM = {"superior": (-0.19, 0.53, 4.52), "lateral": (2.26, 2.44, 1
 def test_calibrated_canal_arcs_lie_where_real_arcs_lie_and_the_classic_posterior_arc_does_not():
     from InnerEarSegLib.phantom.shape_measures import measure_labyrinth
 
-    grid = Grid((111, 111, 111), (-10.5, -10.5, -10.0), (0.2, 0.2, 0.2))
-
     def arc_centres(anatomy):
-        shapes = []
-        for seed in range(1000, 1006):
-            side = Side.LEFT if seed % 2 else Side.RIGHT
-            scene, _ = build_scene(seed, {side: ()}, anatomy=anatomy)
-            labels = rasterise_labels(grid, scene.ears[0].labyrinth, np.eye(3), np.zeros(3))
-            shapes.append(measure_labyrinth(labels, (0.2, 0.2, 0.2)).canal_centre_mm)
+        shapes = [measure_labyrinth(_normal_ear_labels(seed, Side.LEFT if seed % 2 else Side.RIGHT, anatomy),
+                                    TEST_GRID.spacing_mm).canal_centre_mm for seed in range(1000, 1006)]
         return {k: np.median([s[k] for s in shapes], axis=0) for k in REAL_ARC_CENTRE_MM}
     calibrated = arc_centres("calibrated")
     for key, real in REAL_ARC_CENTRE_MM.items():  # each coordinate within 0.6 mm of the real median
         np.testing.assert_allclose(calibrated[key], real, atol=0.6, err_msg=key)
     # the classic generator (model 2.0.0's) puts the posterior arc 1.9 mm in front of the real ones
     assert REAL_ARC_CENTRE_MM["posterior"][1] - arc_centres("classic")["posterior"][1] > 1.2
+
 
 def test_a_flattened_canal_is_rasterised_as_an_elliptical_lumen_of_the_drawn_height_to_width_on_any_pose():
     from InnerEarSegLib.phantom.anatomy import Labyrinth, Tube, rotation_xyz_deg
