@@ -223,8 +223,10 @@ def save_model_package(path: str | os.PathLike, tensors: Mapping[str, Any], mani
     if path.suffix != ".safetensors":
         raise ValueError(f"path must end in .safetensors, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    # One metadata entry: safetensors writes its metadata map in no fixed order, so two entries would give the
+    # same weights different checksums from one save to the next.
     data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-                metadata={"name": manifest.name, "version": manifest.version})
+                metadata={"model": f"{manifest.name} {manifest.version}"})
     written = _sealed(dataclasses.replace(manifest, weights_sha256=hashlib.sha256(data).hexdigest(),
                                           weights_file=path.name))
     write_bytes_atomic(path, data)

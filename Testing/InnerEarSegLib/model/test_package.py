@@ -111,3 +111,13 @@ def test_a_renamed_copy_of_a_package_still_loads_and_is_still_verified(package, 
     (copy_dir / "renamed.safetensors").write_bytes(path.read_bytes())
     (copy_dir / "renamed.json").write_text(path.with_suffix(".json").read_text())
     assert load_model_package(copy_dir / "renamed.safetensors").manifest == written
+
+
+def test_the_same_weights_always_get_the_same_checksum(package, tmp_path):
+    # A rebuilt package (a retraining rerun, an interpolation repeated from its recorded parents) must be
+    # recognisable by its checksum; safetensors writes a metadata map in no fixed order, which once gave
+    # identical weights two checksums.
+    _, written, net = package
+    shas = {save_model_package(tmp_path / f"again{k}.safetensors", net.state_dict(), _manifest()).weights_sha256
+            for k in range(12)}
+    assert shas == {written.weights_sha256}
