@@ -212,6 +212,19 @@ def real_truth(labs: dict, poses: dict, reference: sitk.Image) -> sitk.Image:
     return img
 
 
+#: Each rendering's place in a subject pair's seed. Fixed by name, not by the order of --renderings, so one
+#: rendering split across processes draws the same scans as in one run (until 2026-12-03 the seed was the
+#: rendering's position in the list, and a run of "foreign mdct,foreign cbct" drew other scans).
+RENDERINGS = ("own mdct", "foreign mdct", "foreign cbct")
+
+
+def render_seed(first_subject: int, rendering: str) -> int:
+    """The seed of one rendering of the pair starting at `first_subject`."""
+    if rendering not in RENDERINGS:
+        raise SystemExit(f"unknown rendering {rendering!r}; choose from {', '.join(RENDERINGS)}")
+    return 100 * first_subject + RENDERINGS.index(rendering)
+
+
 def real_rows(pair, rendering: str, seed: int, predictor, split: str) -> list[dict]:
     labs = {Side.RIGHT: pair[0], Side.LEFT: pair[1]}
     if rendering.startswith("own"):
@@ -285,7 +298,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", type=int, default=6, help="held-out normal phantoms (seeds 5000+)")
     ap.add_argument("--dev-cases", type=int, default=3, help="development normal phantoms (seeds 7000+)")
     ap.add_argument("--sweep-cases", type=int, default=2, help="phantoms per split with the centre/rotation sweep")
-    ap.add_argument("--renderings", default="own mdct,foreign mdct,foreign cbct")
+    ap.add_argument("--renderings", default=",".join(RENDERINGS), help="comma-separated, from: " + ", ".join(RENDERINGS))
     ap.add_argument("--model", type=Path)
     ap.add_argument("--rows", type=Path, help="re-tabulate these stored rows instead of running")
     ap.add_argument("--out", type=Path)
@@ -334,8 +347,8 @@ def run(args) -> list[dict]:
         ids = [s for s in chosen if s in subjects]
         for k in range(0, len(ids) - 1, 2):
             pair = (subjects[ids[k]], subjects[ids[k + 1]])
-            for j, rendering in enumerate(r.strip() for r in args.renderings.split(",")):
-                add(real_rows(pair, rendering, 100 * ids[k] + j, predictor, split))
+            for rendering in (r.strip() for r in args.renderings.split(",")):
+                add(real_rows(pair, rendering, render_seed(ids[k], rendering), predictor, split))
     return rows
 
 

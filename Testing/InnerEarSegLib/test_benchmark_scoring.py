@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
 from InnerEarSegLib.labels import Side, Structure, label_value
@@ -47,3 +48,14 @@ def test_generalisation_rows_score_each_ear_of_a_two_ear_label_map():
     assert set(rows) == {"right", "left"} and not rows["right"]["found"]
     assert rows["right"]["labyrinth_dice"] == 1.0 and rows["right"]["cochlea_dice"] == 1.0
     assert rows["right"]["lateral_dice"] == 0.0 and rows["left"]["vestibule_dice"] == 1.0
+
+
+def test_a_rendering_draws_the_same_scans_whichever_renderings_run_beside_it():
+    # Split across processes ("own mdct" in one, "foreign mdct,foreign cbct" in another), the benchmark must
+    # score the same scans as one run of all three, or two models' rows are not comparable.
+    gen = _benchmark("evaluate_generalisation")
+    seeds = {r: gen.render_seed(5, r) for r in gen.RENDERINGS}
+    assert len(set(seeds.values())) == 3 and seeds["foreign cbct"] == gen.render_seed(5, "foreign cbct")
+    assert gen.render_seed(7, "own mdct") != seeds["own mdct"]
+    with pytest.raises(SystemExit, match="unknown rendering"):
+        gen.render_seed(5, "foreign mr")
