@@ -54,13 +54,28 @@ def interpolate_tensors(start: LoadedModel, end: LoadedModel, alpha: float) -> d
 
 
 def interpolated_manifest(start: LoadedModel, end: LoadedModel, alpha: float, version: str) -> ModelManifest:
-    """`end`'s manifest with `version`, how it was made under ``training["interpolated"]`` and no accuracy
-    carried over (neither parent's figures describe the average)."""
+    """`end`'s network description with `version`, how it was made and no accuracy carried over (neither
+    parent's figures describe the average).
+
+    ``training`` holds the command that remakes it from the two parents (by file name), the data in words,
+    ``interpolated`` (both parents by name, version and checksum; alpha) and each parent's own training record
+    under ``parents``, so the whole history of the weights stays in one manifest.
+    """
     def who(m: LoadedModel) -> dict:
-        return {"name": m.manifest.name, "version": m.manifest.version, "weights_sha256": m.manifest.weights_sha256}
-    training = {**end.manifest.training,
-                "interpolated": {"start": who(start), "end": who(end), "alpha": alpha,
-                                 "method": "(1 - alpha) * start + alpha * end per tensor (WiSE-FT)"}}
+        return {"name": m.manifest.name, "version": m.manifest.version, "weights_sha256": m.manifest.weights_sha256,
+                "file": m.weights_path.name}
+    def data(m: LoadedModel) -> str:
+        return str(m.manifest.training.get("data", "not recorded"))
+    training = {
+        "command": (f"python -m InnerEarSegLib.model.interpolate {start.weights_path.name} {end.weights_path.name} "
+                    f"--alpha {alpha:g} --out OUT.safetensors --version {version}"),
+        "data": (f"a weight-space average ({1 - alpha:g} x {start.manifest.version} + {alpha:g} x "
+                 f"{end.manifest.version}) of two networks; {start.manifest.version}: {data(start)}; "
+                 f"{end.manifest.version}: {data(end)}"),
+        "interpolated": {"start": who(start), "end": who(end), "alpha": alpha,
+                         "method": "(1 - alpha) * start + alpha * end per tensor (WiSE-FT)"},
+        "parents": {"start": start.manifest.training, "end": end.manifest.training},
+    }
     return dataclasses.replace(end.manifest, version=version, training=training,
                                accuracy={"note": "not measured at writing: run benchmarks/evaluate_generalisation.py"},
                                weights_sha256="", weights_file="", settings_sha256={})

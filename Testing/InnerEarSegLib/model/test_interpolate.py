@@ -52,3 +52,13 @@ def test_different_networks_are_refused_and_an_existing_file_is_never_overwritte
     assert code == 1 and "exists" in capsys.readouterr().err
     assert (tmp_path / "c.safetensors").read_bytes() == before
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_the_manifest_says_how_to_remake_the_average_and_keeps_both_parents_history(tmp_path):
+    start, end = _package(tmp_path / "a.safetensors", 0), _package(tmp_path / "b.safetensors", 1, version="1.1.0")
+    written = write_interpolated(start.weights_path, end.weights_path, 0.3, tmp_path / "m.safetensors", version="1.2.0")
+    command = written.training["command"]
+    assert "a.safetensors b.safetensors" in command and "--alpha 0.3" in command
+    assert written.training["data"].startswith("a weight-space average (0.7 x 1.0.0 + 0.3 x 1.1.0)")
+    assert written.training["parents"]["start"] == start.manifest.training
+    assert written.training["interpolated"]["end"]["file"] == "b.safetensors"
