@@ -96,6 +96,12 @@ def modelInformation(modelPath: str | None = None) -> str:
         where = held_out.get("cases") or accuracy.get("measured_on") or "validation data"
         figures = ", ".join(f"{e(k)} {float(v):.2f}" for k, v in dice.items())
         lines.append(f"<b>Measured Dice</b> on {e(str(where))}: {figures}")
+    real = (accuracy.get("real_shapes_dice") or {}).get("renderings") or {}
+    if real:
+        figures = "; ".join(
+            f"{e(name)}: labyrinth {float(r['median_dice']['labyrinth']):.2f}, lateral canal "
+            f"{float(r['median_dice']['lateral']):.2f} ({int(r['ears'])} ears)" for name, r in real.items())
+        lines.append(f"<b>On real labyrinth shapes</b> (real surfaces in synthetic CT, median Dice): {figures}")
     if accuracy.get("note"):
         lines.append(f"<b>Note:</b> {e(str(accuracy['note']))}")
     lines.append("<b>Trust flag</b> (per ear, in Review): " + "; ".join(
