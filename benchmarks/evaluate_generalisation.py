@@ -289,6 +289,14 @@ def _range(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
+def _renderings(text: str) -> tuple[str, ...]:
+    """--renderings checked when the arguments are read, before any scan is made."""
+    chosen = tuple(r.strip() for r in text.split(","))
+    for rendering in chosen:
+        render_seed(0, rendering)
+    return chosen
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, nargs="?", default=Path("/work/main/.work/real/labyrinths"),
@@ -298,7 +306,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", type=int, default=6, help="held-out normal phantoms (seeds 5000+)")
     ap.add_argument("--dev-cases", type=int, default=3, help="development normal phantoms (seeds 7000+)")
     ap.add_argument("--sweep-cases", type=int, default=2, help="phantoms per split with the centre/rotation sweep")
-    ap.add_argument("--renderings", default=",".join(RENDERINGS), help="comma-separated, from: " + ", ".join(RENDERINGS))
+    ap.add_argument("--renderings", type=_renderings, default=RENDERINGS,
+                    help="comma-separated, from: " + ", ".join(RENDERINGS))
     ap.add_argument("--model", type=Path)
     ap.add_argument("--rows", type=Path, help="re-tabulate these stored rows instead of running")
     ap.add_argument("--out", type=Path)
@@ -347,7 +356,7 @@ def run(args) -> list[dict]:
         ids = [s for s in chosen if s in subjects]
         for k in range(0, len(ids) - 1, 2):
             pair = (subjects[ids[k]], subjects[ids[k + 1]])
-            for rendering in (r.strip() for r in args.renderings.split(",")):
+            for rendering in args.renderings:
                 add(real_rows(pair, rendering, render_seed(ids[k], rendering), predictor, split))
     return rows
 
