@@ -37,6 +37,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from InnerEarSegLib.labels import Side
+from InnerEarSegLib.phantom.physics import centred_box_filter
 from InnerEarSegLib.phantom.raster import Grid
 
 STYLES = ("mdct", "cbct")
@@ -202,7 +203,9 @@ def bone_kernel(hu: np.ndarray, spacing_mm, rng: np.random.Generator, *, style: 
     wide = ndimage.gaussian_filter(sharp, 2.0 * fwhm / 2.355 / sp)
     out = sharp + rng.uniform(0.3, 0.8) * (sharp - wide)
     if style == "mdct":
-        out = ndimage.uniform_filter1d(out, size=2, axis=0)  # box slice profile of about two slices
+        # Box slice profile two slices wide, centred on the slice (until 2026-12-03 uniform_filter1d(size=2),
+        # which moved the image half a slice along z off its labels: 0.25-0.5 mm, most of a lateral canal's height).
+        out = centred_box_filter(out, (2, 1, 1))
     return out.astype(np.float32)
 
 

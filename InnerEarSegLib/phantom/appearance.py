@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from ..labels import Structure
 from .anatomy import Ellipsoid, Labyrinth, Tube
-from .physics import correlated_noise, metal_streaks
+from .physics import centred_box_filter, correlated_noise, metal_streaks
 from .raster import Grid, labyrinth_block, rasterise_depth
 
 APPEARANCES = ("classic", "randomised")
@@ -142,7 +142,7 @@ def apply_randomised_physics(hu: np.ndarray, grid: Grid, phys: dict, *, centre_w
         metal_streaks(hu, grid, float(rng.uniform(300, 900)), rng)
     pv = phys["partial_volume_vox"][::-1]
     if max(pv) > 1:
-        hu = ndimage.uniform_filter(hu, size=pv, mode="nearest")
+        hu = centred_box_filter(hu, pv)  # centred: an even width must not move the image off its labels
     sig_mm = np.array([phys["psf_fwhm_mm"], phys["psf_fwhm_mm"], phys["slice_fwhm_mm"]]) / 2.3548
     hu = ndimage.gaussian_filter(hu, (sig_mm / sp)[::-1], mode="nearest", truncate=3.0)
     hu *= bias_field(grid, phys["bias_amplitude"], phys["bias_wavelength_mm"], rng)

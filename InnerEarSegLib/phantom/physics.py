@@ -92,6 +92,27 @@ def metal_streaks(hu: np.ndarray, grid: Grid, amplitude_hu: float, rng: np.rando
         hu[k] += np.float32(amplitude_hu) * acc * np.minimum(np.float32(10.0) / r, 1.0)
 
 
+def centred_box_filter(values: np.ndarray, widths_vox, *, mode: str = "nearest") -> np.ndarray:
+    """Average over a box `widths_vox` voxels wide per axis, centred on each voxel (float32).
+
+    The box of an even width covers half a voxel on either side (weights ``[0.5, 1, ..., 1, 0.5] / w``),
+    so the image does not move. ``scipy.ndimage.uniform_filter`` with an even size averages
+    ``[k - w/2, k + w/2 - 1]`` and shifts the image by half a voxel against its labels.
+    """
+    out = np.asarray(values, np.float32)
+    for axis, w in enumerate(widths_vox):
+        w = int(w)
+        if w < 1:
+            raise ValueError(f"box widths must be >= 1 voxel, got {widths_vox}")
+        if w == 1:
+            continue
+        taps = np.ones(w + 1 - w % 2, np.float32)
+        if w % 2 == 0:
+            taps[[0, -1]] = 0.5
+        out = ndimage.correlate1d(out, taps / np.float32(w), axis=axis, mode=mode)
+    return out
+
+
 def correlated_noise(shape_zyx, corr: float, rng: np.random.Generator) -> np.ndarray:
     """Unit-SD Gaussian noise correlated in plane by a separable 3-tap kernel [corr, 1, corr] (float32)."""
     noise = rng.standard_normal(shape_zyx, dtype=np.float32)

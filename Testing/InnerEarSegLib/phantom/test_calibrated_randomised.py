@@ -8,8 +8,8 @@ import SimpleITK as sitk
 from InnerEarSegLib.cli.main import main
 from InnerEarSegLib.labels import Side, Structure
 from InnerEarSegLib.phantom import generate_roi
-from InnerEarSegLib.phantom.appearance import (DEFAULT_CLEARANCE_MM, draw_randomised_physics, draw_randomised_tissue_hu,
-                                               paint_distractors)
+from InnerEarSegLib.phantom.appearance import (DEFAULT_CLEARANCE_MM, apply_randomised_physics, draw_randomised_physics,
+                                               draw_randomised_tissue_hu, paint_distractors)
 from InnerEarSegLib.phantom.calibrated import (MAX_DISPLACEMENT_GRADIENT, draw_calibrated_params, elastic_field,
                                                topology_ok)
 from InnerEarSegLib.phantom.case import MAX_DRAWS_CALIBRATED, build_scene
@@ -204,3 +204,28 @@ def test_calibrated_ears_sit_less_tidily_in_their_bone_and_classic_ears_are_plac
         top = superior_canal_top(lab)[2] + 0.5 * lab.params["superior_lumen_mm"]
         bare_canal_tops += tegmen_height_mm(lab, sp) < top
     assert 1 <= bare_canal_tops <= 8  # some ears, not most (40 of seeds 1000-1099)
+
+
+def _edge_vox(profile: np.ndarray) -> float:
+    """Where a falling 1 -> 0 profile crosses 0.5 (voxels, linear between samples)."""
+    k = int(np.argmax(profile < 0.5))
+    return k - 1 + (profile[k - 1] - 0.5) / (profile[k - 1] - profile[k])
+
+
+def test_randomised_partial_volume_of_any_width_leaves_fluid_where_its_labels_are():
+    # Until 2026-12-03 an even box width (a third of the drawn axes) moved the image half an acquisition voxel
+    # (up to 0.6 mm along z) off its labels: a label offset of most of a canal's height in ~70 % of randomised
+    # samples. A fluid half-space ending at x = 20.5 voxels must end there after any box width.
+    grid = Grid((8, 8, 40), (0.0, 0.0, 0.0), (0.5, 0.5, 0.9))
+    base = np.zeros(grid.shape_zyx, np.float32)
+    base[..., :21] = 1.0
+    rng = np.random.default_rng(0)
+    phys = draw_randomised_physics(rng, "mdct")
+    phys.update(metal=False, psf_fwhm_mm=1e-3, slice_fwhm_mm=1e-3, bias_amplitude=0.0, cupping_hu=0.0,
+                streak_angles_deg=[], noise_sd_hu=0.0, white_noise_sd_hu=0.0, hu_gain=1.0, hu_offset=0.0)
+    for width in (1, 2, 3):
+        phys["partial_volume_vox"] = [width, 1, 1]
+        out = apply_randomised_physics(base.copy() * 1000.0, grid, phys, centre_world_mm=(0.0, 0.0, 0.0),
+                                       rng=np.random.default_rng(1)) / 1000.0
+        assert abs(_edge_vox(out[4, 4]) - 20.5) < 0.02, width
+        assert abs(float(out.mean()) - float(base.mean())) < 0.01  # averaging keeps the fluid volume
