@@ -59,3 +59,19 @@ def test_a_rendering_draws_the_same_scans_whichever_renderings_run_beside_it():
     assert gen.render_seed(7, "own mdct") != seeds["own mdct"]
     with pytest.raises(SystemExit, match="unknown rendering"):
         gen.render_seed(5, "foreign mr")
+
+
+def test_the_confusion_says_whether_a_canal_was_missed_or_misnamed():
+    conf = _benchmark("real_shape_confusion")
+    truth = sitk.GetArrayFromImage(_two_ear_truth())
+    predicted = truth.copy()
+    predicted[10:12, 5:10, 5:10] = label_value(Side.RIGHT, Structure.VESTIBULE)  # 2 of 5 lateral slices misnamed
+    predicted[12:13, 5:10, 5:10] = 0  # 1 of 5 missed
+    counts = conf.confusion(truth, predicted)
+    lateral, vestibule = int(Structure.LATERAL_CANAL), int(Structure.VESTIBULE)
+    share = counts[lateral] / counts[lateral].sum()
+    assert share[vestibule] == pytest.approx(0.4) and share[0] == pytest.approx(0.2) and share[lateral] == pytest.approx(0.4)
+    assert counts[0, 0] == 0 and counts[vestibule, vestibule] == 125
+    assert "| lateral | 0.200 |" in conf.table(counts, "t")
+    with pytest.raises(ValueError, match="two-ear"):
+        conf.confusion(truth, np.full_like(truth, 7))
