@@ -48,13 +48,13 @@ MAX_DISPLACEMENT_GRADIENT = 0.35  # < 1 keeps x + u(x) one-to-one
 #: Height / width of each canal's lumen (its short axis across the canal's plane; ``vestibular._canal_tube``),
 #: uniform ranges. Real canals 01-12 measure 0.79 (superior), 0.62 (lateral), 0.64 (posterior) by
 #: ``shape_measures.canal_cross_section`` at 0.2 mm, where a round phantom canal reads 0.9.
-CANAL_ASPECT_RANGES = {"superior": (0.75, 0.95), "lateral": (0.6, 0.8), "posterior": (0.6, 0.8)}
+CANAL_ASPECT_RANGES = {"superior": (0.75, 0.95), "lateral": (0.53, 0.71), "posterior": (0.55, 0.74)}
 #: Displacement of the common crus's top from the straight crus (canal frame x, y, z; mm), uniform ranges.
 CRUS_TOP_SHIFT_RANGES = ((-0.5, -0.1), (0.8, 1.6), (-0.5, -0.1))
 AMPULLA_RANGES = {
     "superior": ((1.9, 2.2), (0.9, 1.15), (0.0, 0.3)),
-    "lateral": ((2.1, 2.4), (1.0, 1.3), (-0.5, -0.1)),
-    "posterior": ((1.9, 2.15), (0.9, 1.1), (0.1, 0.4)),
+    "lateral": ((1.87, 2.14), (1.0, 1.3), (-0.5, -0.1)),
+    "posterior": ((1.67, 1.89), (0.9, 1.1), (0.1, 0.4)),
 }
 
 
@@ -83,8 +83,8 @@ def draw_calibrated_params(rng: np.random.Generator) -> dict:
         "posterior_radius_mm": _clipped_normal(rng, 3.05, 0.2, 2.7, 3.5),
         "lateral_radius_mm": _clipped_normal(rng, 2.5, 0.13, 2.2, 2.85),
         "superior_lumen_mm": float(rng.uniform(0.9, 1.15)),
-        "posterior_lumen_mm": float(rng.uniform(0.95, 1.2)),
-        "lateral_lumen_mm": float(rng.uniform(0.95, 1.2)),
+        "posterior_lumen_mm": float(rng.uniform(1.08, 1.37)),
+        "lateral_lumen_mm": float(rng.uniform(1.07, 1.35)),
         "superior_arc_deg": float(rng.uniform(240, 260)),
         "posterior_arc_deg": float(rng.uniform(245, 265)),
         "lateral_arc_deg": float(rng.uniform(245, 268)),
