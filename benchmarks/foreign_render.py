@@ -302,10 +302,10 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, required=True, help="CT file to write (labels beside it)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
-    from real_labyrinths import RealDataMissing, load_subject
+    from real_labyrinths import RealDataMissing, in_scanner_orientation, load_subject
 
     try:
-        lab = load_subject(args.folder, args.subject)
+        lab = in_scanner_orientation(load_subject(args.folder, args.subject))  # turned as in its scanner
     except RealDataMissing as err:
         print(f"skipped: {err}")
         return 0

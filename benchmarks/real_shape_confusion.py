@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("folder", type=Path, nargs="?", default=Path("/work/main/.work/real/labyrinths"))
     ap.add_argument("--subjects", type=gen._range, default=gen._range("1-4"), help="pairs of subjects, e.g. 1-4")
     ap.add_argument("--renderings", type=gen._renderings, default=gen.RENDERINGS)
+    ap.add_argument("--placement", choices=gen.PLACEMENTS, default="scanner",
+                    help="how a real labyrinth is turned in the head (evaluate_generalisation.py --placement)")
     ap.add_argument("--model", type=Path)
     args = ap.parse_args(argv)
     from InnerEarSegLib.model.package import load_model_package
@@ -67,7 +69,8 @@ def main(argv=None) -> int:
     from InnerEarSegLib.pipeline import default_model_path
 
     try:
-        subjects = {s.subject: s for s in load_subjects(args.folder, args.subjects)}
+        subjects = {s.subject: s for s in load_subjects(args.folder, args.subjects,
+                                                        orientation=gen.ORIENTATION_OF[args.placement])}
     except RealDataMissing as err:
         print(f"skipped: {err}")
         return 0
@@ -91,7 +94,7 @@ def main(argv=None) -> int:
             inside = _extent_mask(ct, result.label_image)
             total += confusion(np.where(inside, sitk.GetArrayFromImage(truth), 0),
                                np.where(inside, sitk.GetArrayFromImage(result.label_image), 0))
-        print(table(total, f"real shapes, {rendering}, subjects {ids[0]:02d}-{ids[-1]:02d}"), "\n", flush=True)
+        print(table(total, f"{gen.real_data_name(rendering, args.placement)}, subjects {ids[0]:02d}-{ids[-1]:02d}"), "\n", flush=True)
     return 0
 
 
