@@ -31,11 +31,14 @@ import real_labyrinths as rl  # noqa: E402
 from InnerEarSegLib.labels import Side  # noqa: E402
 from InnerEarSegLib.phantom.case import build_scene  # noqa: E402
 from InnerEarSegLib.phantom.raster import rasterise_labels  # noqa: E402
-from InnerEarSegLib.phantom.shape_measures import measure_labyrinth  # noqa: E402
+from InnerEarSegLib.phantom.shape_measures import head_orientation_deg, measure_labyrinth  # noqa: E402
 
 
 def phantom_shapes(seeds, grid, *, anatomy: str = "classic") -> list[dict]:
-    """Measures of the generator's normal ears: seed k's right ear for even k, left ear for odd k."""
+    """Measures of the generator's normal ears: seed k's right ear for even k, left ear for odd k.
+
+    ``head_orientation_deg``: the ear frame in the head without the head's pose (a right ear mirrored).
+    """
     out = []
     for seed in seeds:
         side = Side.LEFT if seed % 2 else Side.RIGHT
@@ -43,14 +46,26 @@ def phantom_shapes(seeds, grid, *, anatomy: str = "classic") -> list[dict]:
         scene, _ = build_scene(int(seed), {side: ()}, **kwargs)
         ear = scene.ears[0]
         labels = rasterise_labels(grid, ear.labyrinth, np.eye(3), np.zeros(3))
-        out.append(measure_labyrinth(labels, grid.spacing_mm[::-1]).flat())
+        spacing = grid.spacing_mm[::-1]
+        to_head = np.diag([1.0 if side is Side.LEFT else -1.0, 1.0, 1.0]) @ scene.head_rot.T @ ear.rot
+        out.append({**measure_labyrinth(labels, spacing).flat(),
+                    **_prefixed(head_orientation_deg(labels, spacing, to_head), "head_orientation_deg")})
     return out
 
 
 def real_shapes(folder, grid) -> list[dict]:
-    """Measures of the real subjects 01-40 (mirrored into the left-ear frame)."""
-    return [measure_labyrinth(rl.voxelise(lab, grid), grid.spacing_mm[::-1]).flat()
-            for lab in rl.load_subjects(folder)]
+    """Measures of the real subjects 01-40 (mirrored into the left-ear frame); ``head_orientation_deg``: the
+    ear frame in the subject's own scanner (``RealLabyrinth.scanner_turn``)."""
+    out = []
+    for lab in rl.load_subjects(folder):
+        labels, spacing = rl.voxelise(lab, grid), grid.spacing_mm[::-1]
+        out.append({**measure_labyrinth(labels, spacing).flat(),
+                    **_prefixed(head_orientation_deg(labels, spacing, lab.scanner_turn()), "head_orientation_deg")})
+    return out
+
+
+def _prefixed(values: dict, prefix: str) -> dict:
+    return {f"{prefix}.{k}": v for k, v in values.items()}
 
 
 def table(phantom: list[dict], real: list[dict]) -> str:

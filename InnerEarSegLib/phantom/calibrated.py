@@ -20,6 +20,7 @@ that the real labyrinths 01-40 lie inside the generator's distribution, measured
   canals are wider than high);
 * an asymmetric vestibule: one to three extra bulges on its wall (each containing the vestibule's
   centre, so the vestibule stays one loop-free cavity);
+* the ear turned in the head as real ears lie (:data:`EAR_TURN_ROTVEC_DEG`, :func:`ear_turn`);
 * a smooth random elastic deformation of the whole labyrinth (:func:`elastic_field`): a sum of
   random plane waves whose displacement gradient is bounded by 0.35, so the map stays one-to-one
   (a diffeomorphism: no folding, no change of topology), with an RMS displacement of 0.15-0.45 mm.
@@ -36,6 +37,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from .anatomy import Ellipsoid, Labyrinth, Tube, _clipped_normal
 
@@ -56,6 +58,21 @@ AMPULLA_RANGES = {
     "lateral": ((1.87, 2.14), (1.0, 1.3), (-0.5, -0.1)),
     "posterior": ((1.67, 1.89), (0.9, 1.1), (0.1, 0.4)),
 }
+#: How real labyrinths 01-40 lie in their own scanners: the mean rotation (rotation vector, degrees; left-ear
+#: chirality, a right ear mirrored) from the scanner's axes to the ear frame of its structure centroids
+#: (``shape_measures.head_orientation_deg``); 29 deg, median 11 deg between subjects
+#: (``benchmarks/compare_anatomy.py``, rows ``head_orientation_deg``).
+REAL_EAR_ORIENTATION_ROTVEC_DEG = (-11.2, 11.7, -24.3)
+#: How a calibrated ear is turned in the head, about its own origin (rotation vector, degrees, ear frame,
+#: left chirality; applied before the ear's placement): without it the calibrated ears lay at (-22.5, 16.5,
+#: -14.4) deg from the head's axes, 16 deg from :data:`REAL_EAR_ORIENTATION_ROTVEC_DEG`. This is the real
+#: mean times the phantom's inverse; it moves nothing else of a seed.
+EAR_TURN_ROTVEC_DEG = (8.92, -7.91, -10.14)
+
+
+def ear_turn() -> np.ndarray:
+    """The rotation matrix of :data:`EAR_TURN_ROTVEC_DEG` (calibrated ears: ``world = rot @ turn @ p_ear``)."""
+    return Rotation.from_rotvec(EAR_TURN_ROTVEC_DEG, degrees=True).as_matrix()
 
 
 def draw_calibrated_params(rng: np.random.Generator) -> dict:

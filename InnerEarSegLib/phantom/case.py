@@ -10,7 +10,7 @@ import numpy as np
 
 from ..labels import Side, Structure
 from .anatomy import draw_anatomy_params
-from .calibrated import ANATOMIES, deform_labyrinth, draw_calibrated_params, elastic_field, topology_ok
+from .calibrated import ANATOMIES, deform_labyrinth, draw_calibrated_params, ear_turn, elastic_field, topology_ok
 from .labyrinth import build_labyrinth, canal_clearance_mm
 from .pathology import apply_before_build, ct_effects, likert_score
 from .render import EarScene, Scene
@@ -43,8 +43,9 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
     """Labyrinth, surroundings and pathology effects of one ear, placed in the world; plus its meta.
 
     ``anatomy="calibrated"`` draws from :func:`.calibrated.draw_calibrated_params` and deforms the
-    labyrinth elastically (before the canal-clearance check, so a deformed anatomy is redrawn too), and
-    places it in its bone less tidily (:func:`.surroundings.widen_surroundings`).
+    labyrinth elastically (before the canal-clearance check, so a deformed anatomy is redrawn too),
+    places it in its bone less tidily (:func:`.surroundings.widen_surroundings`) and turns the ear in the
+    head as real ears lie (:func:`.calibrated.ear_turn`).
     """
     rng_anat, rng_path = stream(seed, "anatomy", side), stream(seed, "pathology", side)
     calibrated = check_anatomy(anatomy) == "calibrated"
@@ -63,6 +64,8 @@ def build_ear(seed: int, side: Side, pathologies, head: dict, head_origin_world_
     lab.params["draws"] = attempt + 1
     effects = ct_effects(lab, stream(seed, "effects", side))
     rot, shift = ear_placement(head, side, head_origin_world_mm)
+    if calibrated:  # turned as real ears lie in their heads (labyrinth and its bone together)
+        rot = rot @ ear_turn()
     surroundings = draw_surroundings_params(stream(seed, "surroundings", side))
     if calibrated:
         surroundings = widen_surroundings(surroundings, stream(seed, "surroundings_calibrated", side))
