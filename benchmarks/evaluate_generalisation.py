@@ -7,7 +7,7 @@ centres (as ``evaluate_engine.py`` does), inside the scan's field of view:
 * **real shapes, own rendering** -- the real labyrinth surfaces 01-40 (``real_labyrinths.py``) placed
   in a phantom head where the phantom's labyrinth was, turned as each lay in its own scanner
   (``--placement scanner``, the default; ``ear`` puts its centroid frame's axes on the head's axes,
-  about 30 deg from any real ear, as this benchmark did until 2026-12-07), painted with the phantom's
+  about 30 deg from any real ear, as this benchmark did until 2026-12-07: :func:`render_real`), painted with the phantom's
   tissue HU, otic capsule and acquisition physics (``InnerEarSegLib.phantom``), automatic location;
 * **real shapes, foreign rendering** -- the same surfaces rendered by ``foreign_render.py`` (MDCT and
   cone-beam), automatic location;
@@ -55,9 +55,8 @@ KEYS = ["labyrinth"] + [s.key for s in STRUCTURES]
 OFFSETS_MM = (0.0, 2.0, 4.0, 6.0)
 ROTATIONS_DEG = (10.0, 20.0)
 CORRUPTIONS = ("noise", "blur", "hu_scale")
-#: --placement -> real_labyrinths.load_subjects(orientation=...)
-ORIENTATION_OF = {"scanner": "scanner", "ear": "ear"}
-PLACEMENTS = tuple(ORIENTATION_OF)
+#: --placement: a real labyrinth turned as it lay in its own scanner, or its centroid frame on the head's axes
+PLACEMENTS = ("scanner", "ear")
 
 
 # --------------------------------------------------------------------------- scoring
@@ -171,8 +170,12 @@ def _rotated_truth(seed: int, reference: sitk.Image, t: sitk.Transform) -> sitk.
 
 
 # --------------------------------------------------------------------------- real shapes
-def own_render_real(labs: dict, seed: int, protocol: str) -> tuple[sitk.Image, dict]:
-    """Real labyrinths in a phantom head, painted and acquired with the phantom's own physics."""
+def own_render_real(labs: dict, seed: int, protocol: str, *, ear_turns: dict | None = None) -> tuple[sitk.Image, dict]:
+    """Real labyrinths in a phantom head, painted and acquired with the phantom's own physics.
+
+    Each sits where the phantom's labyrinth was, turned by ``ear_turns[side]`` within the phantom's ear
+    frame (whose axes are the head's, give or take the ear's own 4 deg), in the phantom's own bone.
+    """
     from InnerEarSegLib.phantom.case import build_scene, stream
     from InnerEarSegLib.phantom.generate import _full_grid
     from InnerEarSegLib.phantom.physics import apply_physics, draw_physics_params
@@ -187,9 +190,10 @@ def own_render_real(labs: dict, seed: int, protocol: str) -> tuple[sitk.Image, d
     hu, phantom_labels, blocks = render(grid, scene, head_blur_fwhm_mm=phys["psf_fwhm_mm"])
     labels_on = real_labels_fn(labs)
     poses = {}
+    turns = ear_turns or {}
     for ear, block in zip(scene.ears, blocks):
-        pose = EarPose(ear.side, ear.rot, ear.shift)
-        poses[ear.side.value] = (ear.rot, ear.shift)
+        pose = EarPose(ear.side, ear.rot @ turns.get(ear.side, np.eye(3)), ear.shift)
+        poses[ear.side.value] = (pose.rot, pose.shift)
         sub = grid.sub_grid(*[[s.start for s in block], [s.stop for s in block]])
         out, t = hu[block], scene.tissue_hu
         old = ndimage.binary_dilation(phantom_labels[block] > 0, iterations=2)
@@ -230,13 +234,23 @@ def render_seed(first_subject: int, rendering: str) -> int:
     return 100 * first_subject + RENDERINGS.index(rendering)
 
 
+def render_real(labs: dict, rendering: str, seed: int, placement: str = "scanner") -> tuple[sitk.Image, dict]:
+    """CT of two real labyrinths ({side: RealLabyrinth}) in `rendering`; meta holds their ``poses``.
+
+    ``placement="scanner"``: each labyrinth turned as it lay in its own scanner (``scanner_turn``); in the
+    foreign rendering its painted bone turns with it. ``"ear"``: its centroid frame on the head's axes.
+    """
+    turns = {side: lab.scanner_turn() for side, lab in labs.items()} if placement == "scanner" else None
+    if rendering.startswith("own"):
+        return own_render_real(labs, seed, rendering.split()[-1], ear_turns=turns)
+    ct, _, meta = render_foreign(real_labels_fn(labs), rendering.split()[-1], seed, ear_turns=turns)
+    return ct, meta
+
+
 def real_rows(pair, rendering: str, seed: int, predictor, split: str, *, placement: str = "scanner") -> list[dict]:
     labs = {Side.RIGHT: pair[0], Side.LEFT: pair[1]}
     data = real_data_name(rendering, placement)
-    if rendering.startswith("own"):
-        ct, meta = own_render_real(labs, seed, rendering.split()[-1])
-    else:
-        ct, _, meta = render_foreign(real_labels_fn(labs), rendering.split()[-1], seed)
+    ct, meta = render_real(labs, rendering, seed, placement)
     case = f"subjects {pair[0].subject:02d}/{pair[1].subject:02d}"
     try:
         result = _segment(ct, predictor)
@@ -362,8 +376,7 @@ def run(args) -> list[dict]:
             if i < args.sweep_cases:
                 add(sweep_rows(seed, ct, meta, predictor, split))
     try:
-        subjects = {s.subject: s for s in load_subjects(args.folder, sorted(set(args.subjects + args.dev_subjects)),
-                                                        orientation=ORIENTATION_OF[args.placement])}
+        subjects = {s.subject: s for s in load_subjects(args.folder, sorted(set(args.subjects + args.dev_subjects)))}
     except RealDataMissing as err:
         print(f"real rows skipped: {err}")
         return rows

@@ -69,6 +69,11 @@ def head_poses(rng: np.random.Generator, centre_lps_mm=(0.0, 0.0, 0.0)) -> tuple
     return {"semi_mm": semi.tolist(), "centre_lps_mm": centre.tolist()}, tuple(poses)
 
 
+def turn_poses(poses, ear_turns: dict) -> tuple[EarPose, ...]:
+    """Each pose turned about its ear's origin by ``ear_turns[side]`` (ear frame), if given."""
+    return tuple(EarPose(p.side, p.rot @ ear_turns.get(p.side, np.eye(3)), p.shift) for p in poses)
+
+
 def acquisition_grid(style: str, poses, rng: np.random.Generator, *, head_semi_mm) -> Grid:
     """MDCT: the whole head in plane, 40 mm of slices; cone-beam: a 64 x 64 x 40 mm field on one ear."""
     if style not in STYLES:
@@ -255,16 +260,19 @@ def cone_beam_artefacts(hu: np.ndarray, grid: Grid, rng: np.random.Generator) ->
 
 
 def render_foreign(labels_on: LabelsOn, style: str, seed: int, *, head_centre_lps_mm=(0.0, 0.0, 0.0),
-                   supersample: int | None = None) -> tuple[sitk.Image, sitk.Image, dict]:
+                   supersample: int | None = None, ear_turns: dict | None = None) -> tuple[sitk.Image, sitk.Image, dict]:
     """A CT (int16 HU) and its labels (uint8 two-ear values) from a label-map callable, in `style`.
 
-    Returns the CT, the labels on its grid, and meta: ``poses`` ({side: (rot, shift)}), ``head``,
-    ``tissue_hu``, ``spacing_mm``, ``style``, ``ears_in_view``.
+    ``ear_turns`` ({side: (3, 3)}) turns each ear, with the bone this renderer paints around it, in the head
+    (``RealLabyrinth.scanner_turn``: as a real labyrinth lay in its scanner); none: the ear frame on the
+    head's axes. Returns the CT, the labels on its grid, and meta: ``poses`` ({side: (rot, shift)}, the turn
+    included), ``head``, ``tissue_hu``, ``spacing_mm``, ``style``, ``ears_in_view``.
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     rng = np.random.default_rng([int(seed), 13])
     head, poses = head_poses(rng, head_centre_lps_mm)
+    poses = turn_poses(poses, ear_turns or {})
     grid = acquisition_grid(style, poses, rng, head_semi_mm=head["semi_mm"])
     factor = supersample if supersample is not None else (2 if style == "mdct" else 1)
     hu, labels, lv = paint_object(grid, labels_on, head, poses, rng, supersample=factor)
@@ -302,14 +310,15 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, required=True, help="CT file to write (labels beside it)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
-    from real_labyrinths import RealDataMissing, in_scanner_orientation, load_subject
+    from real_labyrinths import RealDataMissing, load_subject
 
     try:
-        lab = in_scanner_orientation(load_subject(args.folder, args.subject))  # turned as in its scanner
+        lab = load_subject(args.folder, args.subject)
     except RealDataMissing as err:
         print(f"skipped: {err}")
         return 0
-    ct, labels, meta = render_foreign(real_labels_fn({Side.RIGHT: lab, Side.LEFT: lab}), args.style, args.seed)
+    ct, labels, meta = render_foreign(real_labels_fn({Side.RIGHT: lab, Side.LEFT: lab}), args.style, args.seed,
+                                      ear_turns={Side.RIGHT: lab.scanner_turn(), Side.LEFT: lab.scanner_turn()})
     sitk.WriteImage(ct, str(args.out), True)
     sitk.WriteImage(labels, str(args.out.with_name("labels_" + args.out.name)), True)
     print(f"wrote {args.out} ({meta['style']}, spacing {meta['spacing_mm']}, ears {meta['ears_in_view']})")

@@ -28,8 +28,8 @@ What this module does, one job per function:
   model sees one side. Chirality comes from the anatomy itself and is cross-checked with the author's
   list of left ears.
 * :func:`load_subject` / :func:`load_subjects` -- one subject as a :class:`RealLabyrinth` in the ear frame.
-* :func:`in_scanner_orientation` -- a subject turned as it lay in its own scanner (left chirality):
-  how a labyrinth is placed in a head (``load_subjects(..., orientation="scanner")``).
+* :meth:`RealLabyrinth.scanner_turn` -- how the subject's ear frame lay in its own scanner (left
+  chirality): the turn a labyrinth is given when placed in a head.
 * :func:`voxelise` -- a 5-structure label map of a labyrinth on any grid (the phantom's
   :class:`~InnerEarSegLib.phantom.raster.Grid`, or a SimpleITK image), placed by a rigid map
   ``world = rot @ p_ear + shift`` exactly like the phantom's ears: inside/outside by VTK's
@@ -44,7 +44,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +60,6 @@ SOURCE_PATHS = ("cochlea_data/NN.ply", "cochlea_data/canonical_coloured.ply", "p
 SOURCE = f"{SOURCE_REPOSITORY}@{SOURCE_COMMIT}, {', '.join(SOURCE_PATHS)}"
 DEFAULT_FOLDER = Path("/work/main/.work/real/labyrinths")
 ALLOWED_SUBJECTS = tuple(range(1, 41))  # 41-73 are held out: never opened here
-#: how a loaded labyrinth is turned: its ear frame's axes, or as it lay in its own scanner
-ORIENTATIONS = ("ear", "scanner")
 
 #: RGB (0-255) of each part in canonical_coloured.ply (python/segmentations.py's col_dict x 255).
 PART_COLOURS_RGB = {
@@ -128,8 +126,14 @@ class RealLabyrinth:
 
         ``ear_from_scanner`` inverted, and for a right ear mirrored across the scanner's x axis (the
         patient's left-right axis in these scans: every right ear's lateral axis points to -x), so that
-        the result places the labyrinth as the same head would hold a left ear. See
-        :func:`in_scanner_orientation`.
+        it turns the labyrinth as the same head would hold a left ear.
+
+        The ear frame's axes come from structure centroids (``anatomical_frame``); in a head they are
+        not the head's axes. In subjects 01-40 the ear frame lies 29 deg from the scanner's axes (median
+        11 deg between subjects; ``benchmarks/compare_anatomy.py``, rows ``head_orientation_deg``), as
+        the phantom's labyrinths lie in its heads. A labyrinth placed in a head with its ear frame on
+        the head's axes is turned about 30 deg from any real or phantom ear: place it at
+        ``rot @ scanner_turn()`` instead (``evaluate_generalisation.py --placement scanner``).
         """
         ear_to_scanner = self.ear_from_scanner[:3, :3].T
         return np.diag([-1.0, 1.0, 1.0]) @ ear_to_scanner if self.mirrored else ear_to_scanner
@@ -337,36 +341,11 @@ def load_subject(folder: str | Path, subject: int, *, canonical: _Canonical | No
                          triangle_structure(tris, labels), ear_from_scanner, marks)
 
 
-def load_subjects(folder: str | Path, subjects=ALLOWED_SUBJECTS, *, orientation: str = "ear") -> list[RealLabyrinth]:
-    """All valid subjects among `subjects` (default 01-40), invalid ones left out.
-
-    ``orientation="ear"``: each in the ear frame (axes from its structure centroids), for shape measures;
-    ``"scanner"``: each turned as it lay in its own scanner (:func:`in_scanner_orientation`), for
-    placing it in a head.
-    """
-    if orientation not in ORIENTATIONS:
-        raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
+def load_subjects(folder: str | Path, subjects=ALLOWED_SUBJECTS) -> list[RealLabyrinth]:
+    """All valid subjects among `subjects` (default 01-40), invalid ones left out."""
     folder = check_folder(folder)
     canonical = _canonical(folder)
-    labs = [load_subject(folder, s, canonical=canonical) for s in subjects if int(s) not in canonical.invalid]
-    return [in_scanner_orientation(lab) for lab in labs] if orientation == "scanner" else labs
-
-
-def in_scanner_orientation(lab: RealLabyrinth) -> RealLabyrinth:
-    """The labyrinth turned about its vestibule centroid as it lay in its own scanner (left chirality).
-
-    The ear frame's axes come from structure centroids (``anatomical_frame``); in a head they are not
-    the head's axes. In subjects 01-40 the ear frame lies 29 deg from the scanner's axes (median 11 deg
-    between subjects; ``benchmarks/compare_anatomy.py``, rows ``head_orientation_deg``), as the
-    phantom's labyrinths lie in its heads. A labyrinth placed in a head with its ear frame on the head's
-    axes is therefore turned about 30 deg from any real or phantom ear. The returned labyrinth keeps the
-    ear frame's origin and chirality; ``ear_from_scanner`` then maps scanner mm to these coordinates.
-    """
-    turn = lab.scanner_turn()
-    from_scanner = lab.ear_from_scanner.copy()
-    from_scanner[:3] = turn @ from_scanner[:3]
-    return replace(lab, vertices_mm=lab.vertices_mm @ turn.T, ear_from_scanner=from_scanner,
-                   landmarks_mm={k: turn @ v for k, v in lab.landmarks_mm.items()})
+    return [load_subject(folder, s, canonical=canonical) for s in subjects if int(s) not in canonical.invalid]
 
 
 # --------------------------------------------------------------------------- voxelisation

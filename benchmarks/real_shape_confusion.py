@@ -22,7 +22,6 @@ import SimpleITK as sitk
 sys.path.insert(0, str(Path(__file__).parent))
 import evaluate_generalisation as gen  # noqa: E402
 from evaluate_engine import _extent_mask  # noqa: E402
-from foreign_render import real_labels_fn, render_foreign  # noqa: E402
 from real_labyrinths import RealDataMissing, load_subjects  # noqa: E402
 
 from InnerEarSegLib.errors import NoEarFound  # noqa: E402
@@ -69,8 +68,7 @@ def main(argv=None) -> int:
     from InnerEarSegLib.pipeline import default_model_path
 
     try:
-        subjects = {s.subject: s for s in load_subjects(args.folder, args.subjects,
-                                                        orientation=gen.ORIENTATION_OF[args.placement])}
+        subjects = {s.subject: s for s in load_subjects(args.folder, args.subjects)}
     except RealDataMissing as err:
         print(f"skipped: {err}")
         return 0
@@ -81,10 +79,7 @@ def main(argv=None) -> int:
         for k in range(0, len(ids) - 1, 2):
             labs = {Side.RIGHT: subjects[ids[k]], Side.LEFT: subjects[ids[k + 1]]}
             seed = gen.render_seed(ids[k], rendering)
-            if rendering.startswith("own"):
-                ct, meta = gen.own_render_real(labs, seed, rendering.split()[-1])
-            else:
-                ct, _, meta = render_foreign(real_labels_fn(labs), rendering.split()[-1], seed)
+            ct, meta = gen.render_real(labs, rendering, seed, args.placement)
             try:
                 result = gen._segment(ct, predictor)
             except NoEarFound as exc:
