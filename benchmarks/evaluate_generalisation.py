@@ -40,7 +40,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate_engine import FIRST_SEED, PLAN, _dice_row, _extent_mask  # noqa: E402
-from foreign_render import EarPose, _fluid_fraction, real_labels_fn, render_foreign  # noqa: E402
+from foreign_render import EarPose, _fluid_fraction, real_labels_fn, render_foreign, turned  # noqa: E402
 from real_labyrinths import RealDataMissing, load_subjects, voxelise  # noqa: E402
 
 from InnerEarSegLib.assess.trust import TrustOptions, flag_from_measures  # noqa: E402
@@ -237,13 +237,16 @@ def render_seed(first_subject: int, rendering: str) -> int:
 def render_real(labs: dict, rendering: str, seed: int, placement: str = "scanner") -> tuple[sitk.Image, dict]:
     """CT of two real labyrinths ({side: RealLabyrinth}) in `rendering`; meta holds their ``poses``.
 
-    ``placement="scanner"``: each labyrinth turned as it lay in its own scanner (``scanner_turn``); in the
-    foreign rendering its painted bone turns with it. ``"ear"``: its centroid frame on the head's axes.
+    ``placement="scanner"``: each labyrinth turned as it lay in its own scanner (``scanner_turn``) inside the
+    rendering's head-aligned temporal bone; ``"ear"``: its centroid frame on the head's axes. ``poses`` in
+    the meta include the turn.
     """
-    turns = {side: lab.scanner_turn() for side, lab in labs.items()} if placement == "scanner" else None
+    turns = {side: lab.scanner_turn() for side, lab in labs.items()} if placement == "scanner" else {}
     if rendering.startswith("own"):
         return own_render_real(labs, seed, rendering.split()[-1], ear_turns=turns)
-    ct, _, meta = render_foreign(real_labels_fn(labs), rendering.split()[-1], seed, ear_turns=turns)
+    ct, _, meta = render_foreign(turned(real_labels_fn(labs), turns), rendering.split()[-1], seed)
+    meta["poses"] = {side.value: (rot @ turns.get(side, np.eye(3)), shift)
+                     for side, (rot, shift) in ((Side(k), v) for k, v in meta["poses"].items())}
     return ct, meta
 
 

@@ -69,11 +69,6 @@ def head_poses(rng: np.random.Generator, centre_lps_mm=(0.0, 0.0, 0.0)) -> tuple
     return {"semi_mm": semi.tolist(), "centre_lps_mm": centre.tolist()}, tuple(poses)
 
 
-def turn_poses(poses, ear_turns: dict) -> tuple[EarPose, ...]:
-    """Each pose turned about its ear's origin by ``ear_turns[side]`` (ear frame), if given."""
-    return tuple(EarPose(p.side, p.rot @ ear_turns.get(p.side, np.eye(3)), p.shift) for p in poses)
-
-
 def acquisition_grid(style: str, poses, rng: np.random.Generator, *, head_semi_mm) -> Grid:
     """MDCT: the whole head in plane, 40 mm of slices; cone-beam: a 64 x 64 x 40 mm field on one ear."""
     if style not in STYLES:
@@ -260,19 +255,16 @@ def cone_beam_artefacts(hu: np.ndarray, grid: Grid, rng: np.random.Generator) ->
 
 
 def render_foreign(labels_on: LabelsOn, style: str, seed: int, *, head_centre_lps_mm=(0.0, 0.0, 0.0),
-                   supersample: int | None = None, ear_turns: dict | None = None) -> tuple[sitk.Image, sitk.Image, dict]:
+                   supersample: int | None = None) -> tuple[sitk.Image, sitk.Image, dict]:
     """A CT (int16 HU) and its labels (uint8 two-ear values) from a label-map callable, in `style`.
 
-    ``ear_turns`` ({side: (3, 3)}) turns each ear, with the bone this renderer paints around it, in the head
-    (``RealLabyrinth.scanner_turn``: as a real labyrinth lay in its scanner); none: the ear frame on the
-    head's axes. Returns the CT, the labels on its grid, and meta: ``poses`` ({side: (rot, shift)}, the turn
-    included), ``head``, ``tissue_hu``, ``spacing_mm``, ``style``, ``ears_in_view``.
+    Returns the CT, the labels on its grid, and meta: ``poses`` ({side: (rot, shift)}), ``head``,
+    ``tissue_hu``, ``spacing_mm``, ``style``, ``ears_in_view``.
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     rng = np.random.default_rng([int(seed), 13])
     head, poses = head_poses(rng, head_centre_lps_mm)
-    poses = turn_poses(poses, ear_turns or {})
     grid = acquisition_grid(style, poses, rng, head_semi_mm=head["semi_mm"])
     factor = supersample if supersample is not None else (2 if style == "mdct" else 1)
     hu, labels, lv = paint_object(grid, labels_on, head, poses, rng, supersample=factor)
@@ -287,6 +279,19 @@ def render_foreign(labels_on: LabelsOn, style: str, seed: int, *, head_centre_lp
     meta = {"style": style, "seed": int(seed), "head": head, "tissue_hu": lv, "spacing_mm": list(grid.spacing_mm),
             "poses": {p.side.value: (p.rot, p.shift) for p in poses}, "ears_in_view": in_view}
     return ct, grid.image(labels), meta
+
+
+def turned(labels_on: LabelsOn, ear_turns: dict) -> LabelsOn:
+    """`labels_on` with each side's labyrinth turned about its ear's origin by ``ear_turns[side]`` (ear frame).
+
+    The bone this renderer paints stays where the pose puts it (its ear canal lateral, its internal auditory
+    canal medial): a real labyrinth is turned as it lay in its scanner (``RealLabyrinth.scanner_turn``)
+    inside a head-aligned temporal bone, as in the phantom's own heads.
+    """
+    def labels_turned(grid: Grid, pose: EarPose) -> np.ndarray:
+        return labels_on(grid, EarPose(pose.side, pose.rot @ ear_turns.get(pose.side, np.eye(3)), pose.shift))
+
+    return labels_turned
 
 
 def real_labels_fn(labyrinths: dict[Side, object]) -> LabelsOn:
@@ -317,8 +322,9 @@ def main(argv=None) -> int:
     except RealDataMissing as err:
         print(f"skipped: {err}")
         return 0
-    ct, labels, meta = render_foreign(real_labels_fn({Side.RIGHT: lab, Side.LEFT: lab}), args.style, args.seed,
-                                      ear_turns={Side.RIGHT: lab.scanner_turn(), Side.LEFT: lab.scanner_turn()})
+    turn = lab.scanner_turn()  # as it lay in its own scanner
+    ct, labels, meta = render_foreign(turned(real_labels_fn({Side.RIGHT: lab, Side.LEFT: lab}),
+                                             {Side.RIGHT: turn, Side.LEFT: turn}), args.style, args.seed)
     sitk.WriteImage(ct, str(args.out), True)
     sitk.WriteImage(labels, str(args.out.with_name("labels_" + args.out.name)), True)
     print(f"wrote {args.out} ({meta['style']}, spacing {meta['spacing_mm']}, ears {meta['ears_in_view']})")
