@@ -75,3 +75,32 @@ def test_the_confusion_says_whether_a_canal_was_missed_or_misnamed():
     assert "| lateral | 0.200 |" in conf.table(counts, "t")
     with pytest.raises(ValueError, match="two-ear"):
         conf.confusion(truth, np.full_like(truth, 7))
+
+
+def test_recorded_real_shape_accuracy_is_the_report_medians_and_leaves_the_package_loadable(tiny_model, tmp_path):
+    import json
+    import shutil
+
+    from InnerEarSegLib.model.package import load_model_package
+
+    rec = _benchmark("record_accuracy")
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(tiny_model.with_suffix(suffix), tmp_path / f"m{suffix}")
+
+    def row(data, split, lateral, found=True):
+        return {"data": data, "split": split, "found": found,
+                **{f"{k}_dice": (lateral if k == "lateral" else 0.9) for k in rec.KEYS}}
+    rows = [row("real shapes, own mdct", "report", 0.6), row("real shapes, own mdct", "report", 0.8),
+            row("real shapes, own mdct", "report", 0.0, found=False),
+            row("real shapes, own mdct", "development", 0.1),  # development rows are not the report's
+            row("real shapes, foreign mdct, ear axes on head axes", "report", 0.1),  # the old placement is not
+            row("own phantom", "report", 0.2)]
+    entry = rec.record(tmp_path / "m.json", rows, "the command")
+    own = entry["renderings"]["own mdct"]
+    assert (own["ears"], own["found"], own["median_dice"]["lateral"]) == (3, 2, 0.6)
+    assert list(entry["renderings"]) == ["own mdct"]
+    stored = json.loads((tmp_path / "m.json").read_text())["accuracy"]["real_shapes_dice"]
+    assert stored["command"] == "the command" and stored["renderings"] == entry["renderings"]
+    load_model_package(tmp_path / "m.safetensors")  # the checksums still hold
+    with pytest.raises(ValueError, match="no real-shape rows"):
+        rec.record(tmp_path / "m.json", rows[3:], "x")
