@@ -4,7 +4,8 @@ The Slicer panel and ``docs`` quote the manifest's real-shape figures beside the
 the benchmark's, not typed in. Reads the stored rows (``evaluate_generalisation.py --json``), keeps the report
 split and the real-shape rows of the default placement (each labyrinth turned as it lay in its own scanner),
 and records per rendering the ears, the ears located and the median Dice per structure (a refused ear
-scores 0, as in the benchmark's table). Only ``accuracy`` changes: it is not a result-changing field, so the
+scores 0, as in the benchmark's table); with ``--validation`` and ``--held-out`` also the validation Dice
+(``validate_model.py``) and the held-out phantom CTs' (``evaluate_engine.py``). Only ``accuracy`` changes: it is not a result-changing field, so the
 manifest's checksums stay valid (the package is loaded afterwards to prove it).
 
     .venv/bin/python benchmarks/record_accuracy.py Resources/Models/innerear_unet3d_v1.json gen.json \\
@@ -47,12 +48,43 @@ def real_shape_summary(rows: list[dict], split: str = "report") -> dict[str, dic
     return out
 
 
-def record(manifest_path: Path, rows: list[dict], command: str) -> dict:
-    """Rewrite the manifest's ``accuracy.real_shapes_dice`` from `rows`; returns the new entry."""
+def validation_entries(validation: dict) -> dict:
+    """``accuracy`` fields from ``validate_model.py --json``: the classic boxes and the retraining's mix."""
+    classic, mix = validation["classic"], validation["mix"]
+    return {"validation_seeds": [90000, 90011], "validation_dice": classic["argmax"],
+            "validation_dice_paper_postprocess": classic["paper_postprocess"],
+            "validation_dice_no_gaussian_postprocess": classic["no_gaussian_postprocess"],
+            "measured_on": classic["measured_on"],
+            "validation_dice_calibrated_randomised": {"dice": mix["argmax"], "measured_on": mix["measured_on"]}}
+
+
+def held_out_entry(ears: list[dict], command: str) -> dict:
+    """``accuracy.held_out_ct_dice`` from ``evaluate_engine.py --json`` rows: normal ears' mean Dice and more."""
+    normal = [r for r in ears if not r["pathologies"]]
+    cases = sorted({r["case"] for r in ears})
+    return {"command": command, "cases": f"{len(cases)} two-ear phantom CTs ({cases[0]}-{cases[-1]}, never used in "
+                                          "training), MDCT and cone-beam, slices 0.25-1.0 mm",
+            "normal_ears": len(normal), "grid": "the segmentation's own 0.3 mm grid, default post-processing",
+            "mean_dice_normal_ears": {k: round(statistics.mean(r[f"{k}_dice_model_grid"] for r in normal
+                                                               if r[f"{k}_dice_model_grid"] is not None), 3)
+                                      for k in KEYS},
+            "ears_found_right_side": f"{sum(r['found'] for r in ears)}/{len(ears)}",
+            "suggested_likert_equals_true": f"{sum(r['suggested_likert'] == r['true_likert'] for r in ears)}/{len(ears)}"}
+
+
+def record(manifest_path: Path, rows: list[dict], command: str, *, validation: dict | None = None,
+           held_out: tuple[list[dict], str] | None = None) -> dict:
+    """Rewrite the manifest's ``accuracy.real_shapes_dice`` from `rows` (and the validation and held-out CT
+    fields, where given); returns the new real-shape entry."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     entry = {"command": command, "source": f"{SOURCE} (measured against, never trained on)", "what": WHAT,
              "renderings": real_shape_summary(rows)}
-    manifest.setdefault("accuracy", {})["real_shapes_dice"] = entry
+    accuracy = manifest.setdefault("accuracy", {})
+    if validation is not None:
+        accuracy.update(validation_entries(validation))
+    if held_out is not None:
+        accuracy["held_out_ct_dice"] = held_out_entry(*held_out)
+    accuracy["real_shapes_dice"] = entry
     write_bytes_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
     return entry
 
@@ -62,8 +94,14 @@ def main(argv=None) -> int:
     ap.add_argument("manifest", type=Path, help="the model's .json manifest (its .safetensors beside it)")
     ap.add_argument("rows", type=Path, help="evaluate_generalisation.py --json output")
     ap.add_argument("--command", required=True, help="the command that measured the rows, for the record")
+    ap.add_argument("--validation", type=Path, help="validate_model.py --json output")
+    ap.add_argument("--held-out", type=Path, help="evaluate_engine.py --json output (its command: --held-out-command)")
+    ap.add_argument("--held-out-command", default=".venv/bin/python benchmarks/evaluate_engine.py --cases 20")
     args = ap.parse_args(argv)
-    entry = record(args.manifest, json.loads(args.rows.read_text(encoding="utf-8")), args.command)
+    read = lambda p: json.loads(p.read_text(encoding="utf-8"))  # noqa: E731
+    entry = record(args.manifest, read(args.rows), args.command,
+                   validation=read(args.validation) if args.validation else None,
+                   held_out=(read(args.held_out), args.held_out_command) if args.held_out else None)
     load_model_package(args.manifest.with_suffix(".safetensors"))  # checksums still hold
     print(json.dumps(entry["renderings"], indent=1))
     return 0

@@ -104,3 +104,31 @@ def test_recorded_real_shape_accuracy_is_the_report_medians_and_leaves_the_packa
     load_model_package(tmp_path / "m.safetensors")  # the checksums still hold
     with pytest.raises(ValueError, match="no real-shape rows"):
         rec.record(tmp_path / "m.json", rows[3:], "x")
+
+
+def test_recorded_validation_and_held_out_figures_come_from_the_benchmarks_outputs(tiny_model, tmp_path):
+    import json
+    import shutil
+
+    rec = _benchmark("record_accuracy")
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(tiny_model.with_suffix(suffix), tmp_path / f"m{suffix}")
+    dice = {k: 0.5 for k in rec.KEYS}
+    validation = {"classic": {"measured_on": "classic boxes", "argmax": dict(dice, lateral=0.8),
+                              "paper_postprocess": dice, "no_gaussian_postprocess": dice},
+                  "mix": {"measured_on": "mixed boxes", "argmax": dict(dice, lateral=0.6)}}
+
+    def ear(case, lateral, pathologies=(), found=True, likert=(1, 1)):
+        return {"case": case, "pathologies": list(pathologies), "found": found, "true_likert": likert[0],
+                "suggested_likert": likert[1], **{f"{k}_dice_model_grid": 0.9 for k in rec.KEYS},
+                "lateral_dice_model_grid": lateral}
+    ears = [ear("case_5000", 0.8), ear("case_5000", 0.6, likert=(1, 2)), ear("case_5001", 0.0, ("scd",))]
+    rows = [{"data": "real shapes, own mdct", "split": "report", "found": True, **{f"{k}_dice": 0.9 for k in rec.KEYS}}]
+    rec.record(tmp_path / "m.json", rows, "cmd", validation=validation, held_out=(ears, "engine cmd"))
+    acc = json.loads((tmp_path / "m.json").read_text())["accuracy"]
+    assert acc["validation_dice"]["lateral"] == 0.8 and acc["measured_on"] == "classic boxes"
+    assert acc["validation_dice_calibrated_randomised"] == {"dice": dict(dice, lateral=0.6), "measured_on": "mixed boxes"}
+    held = acc["held_out_ct_dice"]
+    assert held["normal_ears"] == 2 and held["mean_dice_normal_ears"]["lateral"] == 0.7  # pathological ear left out
+    assert held["ears_found_right_side"] == "3/3" and held["suggested_likert_equals_true"] == "2/3"
+    assert held["command"] == "engine cmd"
