@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_labyrinths as rl  # noqa: E402
 
 from InnerEarSegLib.labels import Side  # noqa: E402
-from InnerEarSegLib.phantom.case import build_scene  # noqa: E402
+from InnerEarSegLib.phantom.case import build_scene, ear_in_head  # noqa: E402
 from InnerEarSegLib.phantom.raster import rasterise_labels  # noqa: E402
 from InnerEarSegLib.phantom.shape_measures import head_orientation_deg, measure_labyrinth  # noqa: E402
 
@@ -47,9 +47,9 @@ def phantom_shapes(seeds, grid, *, anatomy: str = "classic") -> list[dict]:
         ear = scene.ears[0]
         labels = rasterise_labels(grid, ear.labyrinth, np.eye(3), np.zeros(3))
         spacing = grid.spacing_mm[::-1]
-        to_head = np.diag([1.0 if side is Side.LEFT else -1.0, 1.0, 1.0]) @ scene.head_rot.T @ ear.rot
         out.append({**measure_labyrinth(labels, spacing).flat(),
-                    **_prefixed(head_orientation_deg(labels, spacing, to_head), "head_orientation_deg")})
+                    **_prefixed(head_orientation_deg(labels, spacing, ear_in_head(scene, ear)),
+                                "head_orientation_deg")})
     return out
 
 

@@ -245,8 +245,7 @@ def render_real(labs: dict, rendering: str, seed: int, placement: str = "scanner
     if rendering.startswith("own"):
         return own_render_real(labs, seed, rendering.split()[-1], ear_turns=turns)
     ct, _, meta = render_foreign(turned(real_labels_fn(labs), turns), rendering.split()[-1], seed)
-    meta["poses"] = {side.value: (rot @ turns.get(side, np.eye(3)), shift)
-                     for side, (rot, shift) in ((Side(k), v) for k, v in meta["poses"].items())}
+    meta["poses"] = {k: (rot @ turns.get(Side(k), np.eye(3)), shift) for k, (rot, shift) in meta["poses"].items()}
     return ct, meta
 
 

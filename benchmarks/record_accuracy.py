@@ -20,14 +20,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from evaluate_generalisation import KEYS, RENDERINGS, real_data_name  # noqa: E402
 from real_labyrinths import SOURCE  # noqa: E402
 
 from InnerEarSegLib.atomic_write import write_bytes_atomic  # noqa: E402
-from InnerEarSegLib.labels import STRUCTURES  # noqa: E402
 from InnerEarSegLib.model.package import load_model_package  # noqa: E402
 
-KEYS = ["labyrinth"] + [s.key for s in STRUCTURES]
-RENDERINGS = ("own mdct", "foreign mdct", "foreign cbct")
 WHAT = ("real human labyrinth surfaces (subjects 05-40), each turned as it lay in its own scanner, voxelised "
         "into synthetic CT: the project's own MDCT physics and a foreign renderer the training never used; "
         "automatic location (a refused ear scores 0); median over ears")
@@ -37,7 +35,7 @@ def real_shape_summary(rows: list[dict], split: str = "report") -> dict[str, dic
     """Per rendering: ears, ears located and the median Dice per structure, from stored benchmark rows."""
     out = {}
     for rendering in RENDERINGS:
-        group = [r for r in rows if r["split"] == split and r["data"] == f"real shapes, {rendering}"]
+        group = [r for r in rows if r["split"] == split and r["data"] == real_data_name(rendering, "scanner")]
         if not group:
             continue
         out[rendering] = {"ears": len(group), "found": sum(bool(r.get("found", True)) for r in group),

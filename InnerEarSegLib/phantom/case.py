@@ -88,6 +88,13 @@ def build_scene(seed: int, ears_pathologies: dict[Side, tuple], *, head_origin_w
     return scene, metas
 
 
+def ear_in_head(scene: Scene, ear: EarScene) -> np.ndarray:
+    """How `ear`'s frame is turned in the head, without the head's pose, in left-ear chirality (a right ear's
+    mirror undone): its own placement and, for calibrated anatomy, :func:`.calibrated.ear_turn`."""
+    mirror = np.diag([1.0 if ear.side is Side.LEFT else -1.0, 1.0, 1.0])
+    return mirror @ scene.head_rot.T @ ear.rot
+
+
 def to_world(ear: EarScene, p_ear) -> list[float]:
     return [float(v) for v in ear.rot @ np.asarray(p_ear, float) + ear.shift]
 

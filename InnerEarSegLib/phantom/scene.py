@@ -48,11 +48,3 @@ def ear_placement(head: dict, side: Side, head_origin_world_mm) -> tuple[np.ndar
     rot = r_head @ mirror @ rotation_xyz_deg(e["rotation_deg"])
     shift = r_head @ pos_head + np.asarray(head_origin_world_mm, float)
     return rot, shift
-
-
-def ear_to_head(head: dict, side: Side) -> tuple[np.ndarray, np.ndarray]:
-    """Rigid map of the ear frame into the head frame (no head pose)."""
-    e = head["ears"][side.value]
-    sgn = 1.0 if side is Side.LEFT else -1.0
-    pos_head = np.array([sgn * e["lateral_distance_mm"], e["offset_yz_mm"][0], e["offset_yz_mm"][1]])
-    return np.diag([sgn, 1.0, 1.0]) @ rotation_xyz_deg(e["rotation_deg"]), pos_head

@@ -101,6 +101,7 @@ def test_calibrated_ears_lie_in_the_head_as_real_ears_lie_in_their_scanners_and_
     from scipy.spatial.transform import Rotation
 
     from InnerEarSegLib.phantom.calibrated import REAL_EAR_ORIENTATION_ROTVEC_DEG
+    from InnerEarSegLib.phantom.case import ear_in_head
     from InnerEarSegLib.phantom.shape_measures import head_orientation_deg
     real = Rotation.from_rotvec(REAL_EAR_ORIENTATION_ROTVEC_DEG, degrees=True)
 
@@ -109,7 +110,7 @@ def test_calibrated_ears_lie_in_the_head_as_real_ears_lie_in_their_scanners_and_
         for seed in range(1000, 1012):
             side = Side.LEFT if seed % 2 else Side.RIGHT
             scene, _ = build_scene(seed, {side: ()}, anatomy=anatomy)
-            to_head = np.diag([1.0 if side is Side.LEFT else -1.0, 1.0, 1.0]) @ scene.head_rot.T @ scene.ears[0].rot
+            to_head = ear_in_head(scene, scene.ears[0])
             o = head_orientation_deg(_normal_ear_labels(seed, side, anatomy), TEST_GRID.spacing_mm, to_head)
             turns.append([o["x"], o["y"], o["z"]])
         mean = Rotation.from_rotvec(turns, degrees=True).mean()
